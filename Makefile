@@ -1,0 +1,45 @@
+# blobrl: `make run` and `make test` each do the whole set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CONFIG ?= configs/aggressive.yaml
+STAMP := $(VENV)/.installed
+export RAY_USAGE_STATS_ENABLED := 0
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
+
+.PHONY: setup run test test-slow bench bench-quick lint clean
+
+setup: $(STAMP)
+
+# torch first and pinned, so pip takes the local/CPU-appropriate build and never
+# resolves a different torch (and its CUDA wheels) as a dependency of the package.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install torch==2.13.0
+	$(PY) -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m blobrl.launch $(CONFIG)
+
+test: setup
+	$(PY) -m pytest
+
+test-slow: setup
+	$(PY) -m pytest -m slow
+
+bench: setup
+	$(PY) -m blobrl.bench --json bench.json
+
+bench-quick: setup
+	$(PY) -m blobrl.bench --quick --json bench.json
+
+lint: setup
+	$(VENV)/bin/ruff check blobrl tests
+	$(VENV)/bin/ruff format --check blobrl tests
+	$(VENV)/bin/mypy blobrl
+
+clean:
+	rm -rf $(VENV) .numba_cache .pytest_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""blobrl: AlphaZero-style self-play for Blob (Oh Hell)."""
