@@ -1,0 +1,49 @@
+"""Search settings: one frozen record shared by self-play, evaluation and the config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How one decision is searched.
+
+    ``determinizations`` worlds are sampled per decision and ``simulations`` run in each; the
+    policy target sums root visits over the worlds. ``root`` chooses PUCT with Dirichlet noise or
+    Gumbel sequential halving (better at low simulation counts).
+    """
+
+    determinizations: int = 3
+    simulations: int = 30
+    c_puct: float = 1.5
+    dirichlet_alpha: float = 0.3
+    dirichlet_weight: float = 0.25
+    root: Literal["puct", "gumbel"] = "puct"
+    gumbel_actions: int = 8  # actions considered at the root by sequential halving
+    gumbel_c_visit: float = 50.0
+    gumbel_c_scale: float = 0.1
+    temperature: float = 1.0  # for the first ``temperature_moves`` decisions of a hand
+    temperature_moves: int = 10
+    final_temperature: float = 0.25  # after that; 0 plays the most visited action
+
+    def __post_init__(self) -> None:
+        if self.determinizations < 1:
+            raise ValueError(f"determinizations must be >= 1, got {self.determinizations}")
+        if self.simulations < 1:
+            raise ValueError(f"simulations must be >= 1, got {self.simulations}")
+        if self.root not in ("puct", "gumbel"):
+            raise ValueError(f"root must be 'puct' or 'gumbel', got {self.root!r}")
+        if not 0.0 <= self.dirichlet_weight <= 1.0:
+            raise ValueError(f"dirichlet_weight must be in [0, 1], got {self.dirichlet_weight}")
+        if self.dirichlet_alpha <= 0:
+            raise ValueError(f"dirichlet_alpha must be > 0, got {self.dirichlet_alpha}")
+        if self.gumbel_actions < 1:
+            raise ValueError(f"gumbel_actions must be >= 1, got {self.gumbel_actions}")
+        if self.temperature < 0 or self.final_temperature < 0:
+            raise ValueError("temperatures must be >= 0")
+
+    def temperature_at(self, move: int) -> float:
+        """Temperature for the ``move``-th decision (0-based) of a hand."""
+        return self.temperature if move < self.temperature_moves else self.final_temperature
