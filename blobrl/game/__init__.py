@@ -21,6 +21,7 @@ from blobrl.game.state import (
     feasible_deals,
     from_deal,
     new_game,
+    parse_card,
 )
 
 __all__ = [
@@ -44,5 +45,6 @@ __all__ = [
     "feasible_deals",
     "from_deal",
     "new_game",
+    "parse_card",
     "round_schedule",
 ]

@@ -76,7 +76,9 @@ ERR_HOOK = 6  # dealer's bid would make the bids sum to the cards
 ERR_NOT_IN_HAND = 7  # card not held by the player
 ERR_MUST_FOLLOW = 8  # player holds the led suit but played another
 
-SUIT_MASK = np.array([((1 << NUM_RANKS) - 1) << (NUM_RANKS * s) for s in range(NUM_SUITS)], np.int64)
+SUIT_MASK = np.array(
+    [((1 << NUM_RANKS) - 1) << (NUM_RANKS * s) for s in range(NUM_SUITS)], np.int64
+)
 FULL_DECK = np.int64((1 << NUM_CARDS) - 1)
 
 # Lookup tables over one suit's 13 bits: population count and index of the lowest set bit.

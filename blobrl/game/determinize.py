@@ -1,9 +1,10 @@
 """Determinization: deal the hidden cards into a world consistent with what a player knows.
 
 The viewer knows its own hand, every card played and by whom, the turned-up card, how many cards
-each seat still holds, and each seat's known voids (RULES.md, Information). The unseen cards are
-re-dealt to the other seats so that every seat keeps its hand size and gets no card of a suit it
-is known to be void in.
+each seat still holds, and each seat's known voids (RULES.md, Information). Every card it has not
+seen (other seats' cards and, when N * C < 52, the undealt rest of the pack alike) is re-dealt so
+that every other seat keeps its hand size and gets no card of a suit it is known to be void in;
+the cards left over form the stock.
 
 Sampling is exactly uniform over consistent deals when it succeeds by rejection (shuffle, deal,
 check voids; up to ``REJECTION_TRIES`` times, which almost always suffices). When voids make
@@ -28,15 +29,15 @@ REJECTION_TRIES = 24
 
 
 @njit(cache=True)
-def _hall_ok(suit_count: np.ndarray, cap: np.ndarray, eligible: np.ndarray, n: int) -> bool:
-    """Whether the remaining cards (per suit) can be dealt into the free slots ``cap``."""
+def _hall_ok(suit_count: np.ndarray, cap: np.ndarray, eligible: np.ndarray, seats: int) -> bool:
+    """Whether the remaining cards (per suit) can be dealt into the free slots ``cap[:seats]``."""
     for subset in range(1, 16):
         need = 0
         for s in range(k.NUM_SUITS):
             if (subset >> s) & 1:
                 need += suit_count[s]
         have = 0
-        for j in range(n):
+        for j in range(seats):
             if eligible[j] & subset:
                 have += cap[j]
         if need > have:
@@ -45,35 +46,59 @@ def _hall_ok(suit_count: np.ndarray, cap: np.ndarray, eligible: np.ndarray, n: i
 
 
 @njit(cache=True)
+def _partial_shuffle(pool: np.ndarray, count: int, rs: np.ndarray, stream: int) -> None:
+    """Make ``pool[:count]`` a uniformly random ordered sample of ``pool`` (Fisher-Yates)."""
+    total = pool.shape[0]
+    for i in range(count):
+        j = i + _rng.randint(rs, stream, total - i)
+        tmp = pool[i]
+        pool[i] = pool[j]
+        pool[j] = tmp
+
+
+@njit(cache=True)
 def determinize_into(
     state: np.ndarray, viewer: int, rs: np.ndarray, stream: int, out: np.ndarray
 ) -> None:
     """Copy ``state`` into ``out`` with the other seats' hands re-dealt at random.
 
+    The hidden cards are every card the viewer has not seen: not in its hand, not played, not
+    turned up. When N * C < 52 some of them were never dealt, and the viewer cannot tell which,
+    so the new hands are drawn from all of them and the rest go back to the stock.
+
     ``rs[stream]`` is the random stream used. ``out`` may not alias ``state``.
     """
     out[:] = state
     n = state[k.F_N]
-    unknown = 0
-    cap = np.zeros(k.MAX_PLAYERS, np.int64)
-    eligible = np.zeros(k.MAX_PLAYERS, np.int64)
+    # Seats 0..n-1 are the players; index n is the stock of undealt cards, eligible for every
+    # suit. The viewer's own slot stays empty (cap 0, eligible for nothing).
+    stock = n
+    cap = np.zeros(k.MAX_PLAYERS + 1, np.int64)
+    eligible = np.zeros(k.MAX_PLAYERS + 1, np.int64)
+    seen = state[k.F_HANDS + viewer] | state[k.F_PLAYED]
+    if state[k.F_TURNUP] >= 0:
+        seen |= 1 << state[k.F_TURNUP]
+    unknown = k.FULL_DECK & ~seen
     any_void = False
+    dealt = 0
     for j in range(n):
         if j == viewer:
             continue
-        unknown |= state[k.F_HANDS + j]
         cap[j] = k.popcount(state[k.F_HANDS + j])
+        dealt += cap[j]
         eligible[j] = (~state[k.F_VOIDS + j]) & 0xF
         if state[k.F_VOIDS + j] != 0:
             any_void = True
     cards = np.empty(k.NUM_CARDS, np.int64)
     total = k.mask_to_cards(unknown, cards)
-    if total == 0:
+    cap[stock] = total - dealt
+    eligible[stock] = 0xF
+    if dealt == 0:
         return
     pool = cards[:total]
     tries = REJECTION_TRIES if any_void else 1
     for _ in range(tries):
-        k.shuffle_deck(pool, rs, stream)
+        _partial_shuffle(pool, dealt, rs, stream)
         pos = 0
         ok = True
         for j in range(n):
@@ -93,10 +118,11 @@ def determinize_into(
         if ok:
             return
     # Sequential dealer guarded by Hall's condition.
+    seats = n + 1
     suit_count = np.zeros(k.NUM_SUITS, np.int64)
     for i in range(total):
         suit_count[pool[i] // k.NUM_RANKS] += 1
-    hands = np.zeros(k.MAX_PLAYERS, np.int64)
+    hands = np.zeros(k.MAX_PLAYERS + 1, np.int64)
     k.shuffle_deck(pool, rs, stream)
     for i in range(total):
         card = pool[i]
@@ -105,20 +131,20 @@ def determinize_into(
         tried = 0  # seats already found to break feasibility for this card
         while True:
             weight = 0
-            for j in range(n):
+            for j in range(seats):
                 if cap[j] > 0 and (eligible[j] >> suit) & 1 and not (tried >> j) & 1:
                     weight += cap[j]
             # A feasible seat always exists because the true deal is a witness.
             r = _rng.randint(rs, stream, weight)
             pick = -1
-            for j in range(n):
+            for j in range(seats):
                 if cap[j] > 0 and (eligible[j] >> suit) & 1 and not (tried >> j) & 1:
                     if r < cap[j]:
                         pick = j
                         break
                     r -= cap[j]
             cap[pick] -= 1
-            if _hall_ok(suit_count, cap, eligible, n):
+            if _hall_ok(suit_count, cap, eligible, seats):
                 hands[pick] |= 1 << card
                 break
             cap[pick] += 1

@@ -11,6 +11,7 @@ from blobrl.game.state import (
     TRUMP_MODES,
     BlobState,
     GameError,
+    _check_seat,
     check_deal_size,
     new_game,
 )
@@ -23,7 +24,7 @@ class RoundSpec:
     number: int  # 0-based round number
     cards: int
     dealer: int
-    trump: int | None | str  # a suit, None (no trump), or "auto" (turned up at the deal)
+    trump: int | str | None  # a suit, None (no trump), or "auto" (turned up at the deal)
 
 
 def round_schedule(
@@ -35,12 +36,13 @@ def round_schedule(
     number; ``turn_up`` turns a card up at each deal; ``none`` has no trump.
     """
     check_deal_size(num_players, max_cards)
+    _check_seat("first_dealer", first_dealer, num_players)
     if trump_mode not in TRUMP_MODES:
         raise GameError(f"trump_mode must be one of {list(TRUMP_MODES)}, got {trump_mode!r}")
     counts = list(range(max_cards, 0, -1)) + list(range(2, max_cards + 1))
     rounds = []
     for i, cards in enumerate(counts):
-        trump: int | None | str
+        trump: int | str | None
         if trump_mode == "rotation":
             trump = ROTATION_ORDER[i % len(ROTATION_ORDER)]
         elif trump_mode == "turn_up":

@@ -36,6 +36,27 @@ def card_name(card: int) -> str:
     return f"{RANK_NAMES[card % 13]}{SUIT_SYMBOLS[card // 13]}"
 
 
+_SUIT_BY_NAME = {
+    **{sym: i for i, sym in enumerate(SUIT_SYMBOLS)},
+    **{name[0]: i for i, name in enumerate(SUIT_NAMES)},
+}
+_RANK_BY_NAME = {**{r: i for i, r in enumerate(RANK_NAMES)}, "T": RANK_NAMES.index("10")}
+
+
+def parse_card(name: str) -> int:
+    """The card id of a name such as 'A♠', 'AS', '10h', 'Td' or '2c' (the inverse of card_name)."""
+    text = name.strip().upper() if isinstance(name, str) else ""
+    rank = _RANK_BY_NAME.get(text[:-1])
+    suit = _SUIT_BY_NAME.get(text[-1:].lower() if text[-1:].isalpha() else text[-1:])
+    if rank is None or suit is None:
+        raise GameError(f"not a card name: {name!r} (rank 2..10, J, Q, K, A, then a suit c d h s)")
+    return suit * k.NUM_RANKS + rank
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
 def action_name(action: int) -> str:
     """Human name of an action id: a card name or 'bid b'."""
     if 0 <= action < k.BID_BASE:
@@ -47,11 +68,9 @@ def action_name(action: int) -> str:
 
 def check_deal_size(num_players: int, cards: int) -> None:
     """Raise :class:`GameError` unless N players x C cards is a playable hand."""
-    if not isinstance(num_players, int | np.integer) or not (
-        k.MIN_PLAYERS <= num_players <= k.MAX_PLAYERS
-    ):
+    if not _is_int(num_players) or not (k.MIN_PLAYERS <= num_players <= k.MAX_PLAYERS):
         raise GameError(f"players must be 3..8, got {num_players!r}")
-    if not isinstance(cards, int | np.integer) or cards < 1:
+    if not _is_int(cards) or cards < 1:
         raise GameError(f"cards must be a positive integer, got {cards!r}")
     if num_players * cards > k.NUM_CARDS:
         raise GameError(
@@ -81,7 +100,7 @@ def feasible_deals(
 
 
 def _check_seat(name: str, seat: int, num_players: int) -> int:
-    if not isinstance(seat, int | np.integer) or not (0 <= seat < num_players):
+    if not _is_int(seat) or not (0 <= seat < num_players):
         raise GameError(f"{name} must be a seat 0..{num_players - 1}, got {seat!r}")
     return int(seat)
 
@@ -89,7 +108,7 @@ def _check_seat(name: str, seat: int, num_players: int) -> int:
 def _check_trump(trump: int | None) -> int:
     if trump is None:
         return k.NO_TRUMP
-    if not isinstance(trump, int | np.integer) or not (0 <= trump < k.NUM_SUITS):
+    if not _is_int(trump) or not (0 <= trump < k.NUM_SUITS):
         raise GameError(f"trump must be a suit 0..3 or None, got {trump!r}")
     return int(trump)
 
@@ -101,7 +120,6 @@ def _check_scoring(scoring: str) -> int:
 
 
 _ERROR_REASONS = {
-    k.ERR_TERMINAL: "the hand is over",
     k.ERR_RANGE: "action ids are 0..64",
 }
 
@@ -187,9 +205,7 @@ class BlobState:
     def current_trick(self) -> list[tuple[int, int]]:
         """(seat, card) pairs of the trick in progress, in play order."""
         n, lead = self.num_players, self.trick_leader
-        return [
-            ((lead + i) % n, int(self._s[k.F_TRICK + i])) for i in range(self._s[k.F_NTRICK])
-        ]
+        return [((lead + i) % n, int(self._s[k.F_TRICK + i])) for i in range(self._s[k.F_NTRICK])]
 
     @property
     def led_suit(self) -> int | None:
@@ -231,14 +247,16 @@ class BlobState:
 
     def apply(self, action: int) -> None:
         """Apply ``action`` in place; raise :class:`IllegalActionError` naming why not."""
-        if not isinstance(action, int | np.integer):
+        if not _is_int(action):
             raise IllegalActionError(f"action must be an integer id 0..64, got {action!r}")
-        err = k.apply_action(self._s, int(action))
+        err = k.ERR_RANGE if not 0 <= action < k.NUM_ACTIONS else k.apply_action(self._s, action)
         if err != k.OK:
             raise IllegalActionError(self._explain(int(action), err))
 
     def _explain(self, action: int, err: int) -> str:
         who = self.current_player
+        if err == k.ERR_TERMINAL:
+            return f"illegal action {action} ({action_name(action)}): the hand is over"
         head = f"illegal action {action} ({action_name(action)}) for player {who}: "
         if err in _ERROR_REASONS:
             return head + _ERROR_REASONS[err]
@@ -286,13 +304,22 @@ def _make_state(
     return BlobState(vec)
 
 
+def turn_up(deck: Sequence[int], dealt: int) -> tuple[int, int]:
+    """Trump and turned-up card after ``dealt`` cards of the shuffled ``deck`` (card ids) went out:
+    the next card's suit, or no trump (``NO_TRUMP``, ``NO_CARD``) when the pack is used up."""
+    if dealt >= len(deck):
+        return k.NO_TRUMP, k.NO_CARD
+    card = int(deck[dealt])
+    return card // k.NUM_RANKS, card
+
+
 def new_game(
     num_players: int,
     cards: int,
     *,
     seed: int | np.random.Generator | None = None,
     dealer: int | None = None,
-    trump: int | None | str = "auto",
+    trump: int | str | None = "auto",
     trump_mode: str = "rotation",
     scoring: str = "blob",
 ) -> BlobState:
@@ -310,7 +337,9 @@ def new_game(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     deck = rng.permutation(k.NUM_CARDS)
     dealt = num_players * cards
-    masks = [sum(1 << int(c) for c in deck[p * cards : (p + 1) * cards]) for p in range(num_players)]
+    masks = [
+        sum(1 << int(c) for c in deck[p * cards : (p + 1) * cards]) for p in range(num_players)
+    ]
     turnup = k.NO_CARD
     if isinstance(trump, str):
         if trump != "auto":
@@ -318,9 +347,8 @@ def new_game(
         if trump_mode == "rotation":
             drawn = int(rng.integers(k.NUM_SUITS + 1))
             trump_id = drawn  # NO_TRUMP == 4 is the fifth outcome
-        elif trump_mode == "turn_up" and dealt < k.NUM_CARDS:
-            turnup = int(deck[dealt])
-            trump_id = turnup // k.NUM_RANKS
+        elif trump_mode == "turn_up":
+            trump_id, turnup = turn_up(deck, dealt)
         else:
             trump_id = k.NO_TRUMP
     else:
@@ -356,7 +384,7 @@ def from_deal(
     for seat, hand in enumerate(hands):
         m = 0
         for card in hand:
-            if not isinstance(card, int | np.integer) or not (0 <= card < k.NUM_CARDS):
+            if not _is_int(card) or not (0 <= card < k.NUM_CARDS):
                 raise GameError(f"seat {seat}: card ids are 0..51, got {card!r}")
             if int(card) in seen:
                 raise GameError(
@@ -368,11 +396,16 @@ def from_deal(
         masks.append(m)
     turnup = k.NO_CARD
     if turned_up is not None:
-        if not isinstance(turned_up, int | np.integer) or not (0 <= turned_up < k.NUM_CARDS):
+        if not _is_int(turned_up) or not (0 <= turned_up < k.NUM_CARDS):
             raise GameError(f"turned_up must be a card id 0..51, got {turned_up!r}")
         if int(turned_up) in seen:
             raise GameError(f"turned-up card {card_name(int(turned_up))} is also in a hand")
         turnup = int(turned_up)
+        if trump != turnup // k.NUM_RANKS:
+            raise GameError(
+                f"turned-up card {card_name(turnup)} makes {SUIT_NAMES[turnup // k.NUM_RANKS]} "
+                f"trump, got trump={trump!r}"
+            )
     return _make_state(
         masks,
         cards=sizes[0],
