@@ -1,0 +1,87 @@
+"""``--preview-schedule``: the curriculum of a config as a table."""
+
+from __future__ import annotations
+
+import torch
+
+from blobrl.config.schema import Config
+from blobrl.learner import WarmupCosineScheduler
+
+
+def lr_schedule(config: Config) -> WarmupCosineScheduler:
+    """The learner's schedule for ``config`` (on a throwaway optimizer), to read ``lr_at``."""
+    dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    return WarmupCosineScheduler(
+        dummy,
+        lr_max=config.learner.lr_max,
+        lr_min=config.learner.lr_min,
+        warmup=config.learner.warmup_iterations,
+        total=config.run.iterations,
+    )
+
+
+def render_schedule(config: Config) -> str:
+    """Phases, iterations, determinizations x simulations, games per iteration and the
+    learning rate at each phase's first and last iteration, then the totals."""
+    lr = lr_schedule(config).lr_at
+    header = (
+        "phase",
+        "iterations",
+        "det x sims",
+        "sims/decision",
+        "games/iter",
+        "games",
+        "lr first",
+        "lr last",
+    )
+    rows = []
+    for i, p in enumerate(config.schedule.phases, start=1):
+        extra = ", ".join(f"{k}={v}" for k, v in p.search.items())
+        rows.append(
+            (
+                str(i),
+                f"{p.first}-{p.last}",
+                f"{p.determinizations} x {p.simulations}" + (f" ({extra})" if extra else ""),
+                str(p.simulations_per_decision),
+                f"{p.games_per_iteration:,}",
+                f"{p.total_games:,}",
+                f"{lr(p.first):.3g}",
+                f"{lr(p.last):.3g}",
+            )
+        )
+    phases = config.schedule.phases
+    total = config.total_games
+    weighted = sum(p.total_games * p.simulations_per_decision for p in phases) / total
+    rows.append(
+        (
+            "total",
+            f"1-{config.run.iterations}",
+            "",
+            f"{weighted:.1f} mean",
+            "",
+            f"{total:,}",
+            "",
+            "",
+        )
+    )
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "  ".join(
+            cell.ljust(w) if c in (0, 1, 2) else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    learner = config.learner
+    title = (
+        f"schedule of {config.run.name}: {config.run.iterations} iterations in "
+        f"{len(phases)} phases; lr warmup 0 -> {learner.lr_max:g} over "
+        f"{learner.warmup_iterations} iterations, cosine to {learner.lr_min:g} at "
+        f"iteration {config.run.iterations}"
+    )
+    rule = "-" * len(line(header))
+    mix = ", ".join(f"{e.players}x{e.cards} {e.weight:.1%}" for e in config.game_mix)
+    body = [line(r) for r in rows]
+    return "\n".join(
+        [title, "", line(header), rule, *body[:-1], rule, body[-1], "", f"game mix: {mix}"]
+    )
