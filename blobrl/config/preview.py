@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 
 from blobrl.config.schema import Config
 from blobrl.learner import WarmupCosineScheduler
 
 
+class _NoOptimizer:
+    def __init__(self) -> None:
+        self.param_groups: list[dict[str, float]] = []
+
+
 def lr_schedule(config: Config) -> WarmupCosineScheduler:
-    """The learner's schedule for ``config`` (on a throwaway optimizer), to read ``lr_at``."""
-    dummy = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    """The learner's schedule for ``config``, to read ``lr_at``.
+
+    It drives an optimizer with no parameter groups: building a real torch optimizer costs
+    seconds on first use, and only the curve is wanted here."""
     return WarmupCosineScheduler(
-        dummy,
+        cast(torch.optim.Optimizer, _NoOptimizer()),
         lr_max=config.learner.lr_max,
         lr_min=config.learner.lr_min,
         warmup=config.learner.warmup_iterations,
