@@ -72,7 +72,7 @@ def test_schedule_lookup_at_phase_boundaries(iteration, det, sims, games):
 @pytest.mark.parametrize("iteration", [0, 501])
 def test_iterations_outside_the_run_have_no_phase(iteration):
     config = load_config(CONFIGS / "aggressive.yaml")
-    with pytest.raises(ValueError, match="1..500"):
+    with pytest.raises(ValueError, match=r"1\.\.500"):
         config.phase_at(iteration)
 
 
@@ -241,7 +241,7 @@ def test_missing_required_keys_are_named(tmp_path):
 def test_bad_yaml_and_missing_files_name_the_file(tmp_path):
     err = error_of(tmp_path, "run: [unclosed\n")
     assert "not valid YAML" in err.reason
-    with pytest.raises(ConfigError, match="nowhere.yaml"):
+    with pytest.raises(ConfigError, match=r"nowhere\.yaml"):
         load_config(tmp_path / "nowhere.yaml")
 
 
