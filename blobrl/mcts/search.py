@@ -122,10 +122,22 @@ class BatchedSearch:
         )
 
     def _views(self, t: int) -> dict[str, np.ndarray]:
-        names = (
-            "world_roots scratch node_count children prior visits value expanded path "
-            "path_len sims_done root_forced features leaf_tree"
-        ).split()
+        names = [
+            "world_roots",
+            "scratch",
+            "node_count",
+            "children",
+            "prior",
+            "visits",
+            "value",
+            "expanded",
+            "path",
+            "path_len",
+            "sims_done",
+            "root_forced",
+            "features",
+            "leaf_tree",
+        ]
         return {name: getattr(self, name)[:t] for name in names}
 
     def _simulate(

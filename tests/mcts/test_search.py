@@ -40,9 +40,7 @@ def discard_or_trump_position():
 @pytest.mark.parametrize("seed", range(5))
 def test_search_finds_the_only_sure_play_late_in_the_hand(root, seed):
     state = discard_or_trump_position()
-    settings = SearchSettings(
-        determinizations=8, simulations=16, root=root, dirichlet_weight=0.0
-    )
+    settings = SearchSettings(determinizations=8, simulations=16, root=root, dirichlet_weight=0.0)
     result = search(state, uniform_evaluator, settings, seed=seed)
     assert int(np.argmax(result.policy[0])) == card("A", "c")
     # PUCT sums visits over worlds: in worlds where an opponent can trump, both plays score the

@@ -82,9 +82,7 @@ def test_forced_moves_are_played_but_not_recorded():
 
 
 def test_stop_request_abandons_games_in_flight():
-    worker = SelfPlayWorker(
-        uniform_evaluator, settings=SearchSettings(1, 4), games_in_flight=4
-    )
+    worker = SelfPlayWorker(uniform_evaluator, settings=SearchSettings(1, 4), games_in_flight=4)
     calls = {"n": 0}
 
     def stop_after_a_few_decisions():

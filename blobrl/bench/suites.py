@@ -1,0 +1,230 @@
+"""The benchmarks behind ``python -m blobrl.bench``: each returns a dict of named numbers.
+
+Single-core numbers are measured with the process pinned to one CPU (where the OS allows it),
+one torch thread, and numba's kernels (which are single-threaded). Every suite warms up first so
+that compilation and caches are not timed. ``quick`` shrinks the work for a smoke run; its
+numbers are noisier.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+
+import numpy as np
+
+from blobrl.game import core as k
+from blobrl.game import new_game
+from blobrl.game import rng as _rng
+from blobrl.game.determinize import determinize_into
+from blobrl.mcts import BatchedSearch, SearchSettings, uniform_evaluator
+from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+PLAYERS, CARDS = 5, 7
+
+
+@contextmanager
+def one_core():
+    """Pin this process to a single CPU and torch to one thread for the duration."""
+    import torch
+
+    threads = torch.get_num_threads()
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        if affinity:
+            os.sched_setaffinity(0, {min(affinity)})
+        torch.set_num_threads(1)
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        if affinity:
+            os.sched_setaffinity(0, affinity)
+
+
+def _rate(work: Callable[[], int], *, min_seconds: float) -> float:
+    """Units of work per second, repeating ``work`` (which returns units done) for a while."""
+    done, start = 0, time.perf_counter()
+    while True:
+        done += work()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return done / elapsed
+
+
+def engine(quick: bool) -> dict[str, float]:
+    """Random playouts of whole 5x7 hands.
+
+    ``engine_games_per_s`` is the compiled core that search and self-play run on (deal, legal
+    moves, apply, score, all inside numba). ``engine_api_games_per_s`` drives the public Python
+    API one move at a time (``legal_actions``/``apply`` per move), as an agent or a tool would;
+    each call crosses from Python into numba (about 1.5 microseconds).
+    """
+    rs = _rng.seed_streams([1])
+    k.playout_games(PLAYERS, CARDS, 10, rs)
+    batch = 2_000 if quick else 20_000
+    core = _rate(lambda: (k.playout_games(PLAYERS, CARDS, batch, rs), batch)[1], min_seconds=1.0)
+    rng = np.random.default_rng(0)
+    pick = random.Random(0).choice
+
+    def api_game() -> int:
+        state = new_game(PLAYERS, CARDS, seed=rng)
+        while not state.is_terminal():
+            state.apply(pick(state.legal_actions()))
+        return 1
+
+    api = _rate(api_game, min_seconds=0.5 if quick else 2.0)
+    return {"engine_games_per_s": core, "engine_api_games_per_s": api}
+
+
+def determinization(quick: bool) -> dict[str, float]:
+    """Worlds sampled per second, from positions a few tricks into 5x7 hands."""
+    rng = np.random.default_rng(0)
+    states = []
+    for seed in range(64):
+        state = new_game(PLAYERS, CARDS, seed=seed)
+        for _ in range(PLAYERS + 3 * PLAYERS):
+            legal = state.legal_actions()
+            state.apply(legal[rng.integers(len(legal))])
+        states.append(state.vector)
+    out = np.empty(k.STATE_SIZE, np.int64)
+    rs = _rng.seed_streams([3])
+
+    def batch() -> int:
+        for vec in states:
+            determinize_into(vec, int(vec[k.F_PLAYER]), rs, 0, out)
+        return len(states)
+
+    batch()
+    return {"determinizations_per_s": _rate(batch, min_seconds=0.3 if quick else 1.0)}
+
+
+def mcts(quick: bool) -> dict[str, float]:
+    """Simulations per second at 3 worlds x 30 simulations over a batch of 5x7 games, with a
+    uniform stub evaluator (so the number is the search alone, leaf encoding included)."""
+    games = 64
+    settings = SearchSettings(determinizations=3, simulations=30)
+    engine = BatchedSearch(uniform_evaluator, max_games=games, settings=settings)
+    rng = np.random.default_rng(0)
+    states = []
+    for seed in range(games):
+        state = new_game(PLAYERS, CARDS, seed=seed)
+        for _ in range(int(rng.integers(0, 20))):
+            legal = state.legal_actions()
+            state.apply(legal[rng.integers(len(legal))])
+        states.append(state.vector)
+    batch = np.stack(states)
+    active = np.ones(games, np.bool_)
+    rs = _rng.seed_streams(np.arange(games))
+    engine.run(batch, active, rs)
+    per_call = games * settings.determinizations * settings.simulations
+    rate = _rate(
+        lambda: (engine.run(batch, active, rs), per_call)[1], min_seconds=0.5 if quick else 2.0
+    )
+    return {"mcts_sims_per_s": rate}
+
+
+def selfplay(quick: bool, *, network=None) -> dict[str, float]:
+    """Whole 5x7 hands with the default network on CPU (one thread), 3 x 30 search.
+
+    The network runs in-process; ``inference_evals_per_s`` (the InferenceServer under load) is
+    measured separately.
+    """
+    from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, param_count
+
+    model = network or build_network(NetworkConfig())
+    evaluator = TorchEvaluator(model)
+    settings = SearchSettings(determinizations=3, simulations=30)
+    in_flight = 32 if quick else 128
+    warm = SelfPlayWorker(evaluator, settings=settings, games_in_flight=8)
+    warm.play([GameSpec(PLAYERS, CARDS, seed=s) for s in range(8)])
+    worker = SelfPlayWorker(evaluator, settings=settings, games_in_flight=in_flight)
+    games = in_flight * 2
+    start = time.perf_counter()
+    worker.play([GameSpec(PLAYERS, CARDS, seed=10_000 + s) for s in range(games)])
+    elapsed = time.perf_counter() - start
+    return {
+        "selfplay_games_per_min_per_core": games / elapsed * 60.0,
+        "selfplay_eval_fraction": worker.stats.eval_fraction,
+        "selfplay_evals_per_game": worker.stats.evaluations / games,
+        "network_params": float(param_count(model)),
+    }
+
+
+def forward(quick: bool) -> dict[str, float]:
+    """The bare default network in a loop at the self-play batch size (one thread)."""
+    from blobrl.nn import NetworkConfig, build_network, forward_evals_per_s
+
+    model = build_network(NetworkConfig())
+    return {
+        "forward_evals_per_s": forward_evals_per_s(
+            model, batch_size=384, seconds=0.5 if quick else 2.0
+        )
+    }
+
+
+def search_roots(quick: bool) -> dict[str, float]:
+    """Gumbel against PUCT roots at an equal, low budget (1 world x 8 simulations).
+
+    Pure search (uniform evaluator): on the same 5x7 deals, seats alternate between the two
+    rules and then swap, so each deal is played from both sides. Reports mean score per hand
+    of each rule.
+    """
+    deals = 16 if quick else 100
+    budget = dict(determinizations=1, simulations=8)
+    rules = {
+        "puct": SearchSettings(**budget, root="puct", final_temperature=0.0, temperature=0.0),
+        "gumbel": SearchSettings(**budget, root="gumbel", final_temperature=0.0, temperature=0.0),
+    }
+    engines = {
+        name: BatchedSearch(uniform_evaluator, max_games=1, settings=s) for name, s in rules.items()
+    }
+    totals = {"puct": 0.0, "gumbel": 0.0}
+    counts = {"puct": 0, "gumbel": 0}
+    for deal in range(deals):
+        for swap in (0, 1):
+            state = new_game(PLAYERS, CARDS, seed=50_000 + deal)
+            rs = _rng.seed_streams([deal * 2 + swap])
+            seat_rule = ["gumbel" if (seat + swap) % 2 else "puct" for seat in range(PLAYERS)]
+            while not state.is_terminal():
+                legal = state.legal_actions()
+                if len(legal) == 1:
+                    state.apply(legal[0])
+                    continue
+                name = seat_rule[state.current_player]
+                result = engines[name].run(state.vector[None, :].copy(), np.array([True]), rs)
+                state.apply(int(np.argmax(result.policy[0])))
+            for seat, score in enumerate(state.scores()):
+                totals[seat_rule[seat]] += score
+                counts[seat_rule[seat]] += 1
+    return {f"{name}_1x8_score_per_hand": totals[name] / counts[name] for name in totals}
+
+
+SUITES: dict[str, Callable[..., dict[str, float]]] = {
+    "engine": engine,
+    "determinization": determinization,
+    "mcts": mcts,
+    "forward": forward,
+    "selfplay": selfplay,
+    "search_roots": search_roots,
+}
+
+
+def run_benchmarks(*, quick: bool = False, only: list[str] | None = None, log=print) -> dict:
+    """Run the suites (all, or ``only``) on one core and return every number by key."""
+    results: dict[str, float] = {}
+    with one_core():
+        for name, suite in SUITES.items():
+            if only and name not in only:
+                continue
+            start = time.perf_counter()
+            numbers = suite(quick)
+            log(
+                f"{name:>16}: "
+                + ", ".join(f"{key}={value:,.1f}" for key, value in numbers.items())
+                + f"  ({time.perf_counter() - start:.1f} s)"
+            )
+            results.update(numbers)
+    return results
