@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from blobrl.config.game_mix import GameMixSampler
 from blobrl.config.loader import (
     ConfigError,
     InvalidField,
@@ -80,10 +81,11 @@ class Config:
                 f"(the schedule must cover 1..run.iterations = {total})",
             )
         if end > total:
-            raise InvalidField(
-                f"schedule.phases[{len(phases) - 1}].last",
-                f"the schedule runs to iteration {end}, past run.iterations = {total}",
-            )
+            # A shorter run (run.iterations overridden, e.g. by --iterations) follows the start
+            # of the curriculum; the resolved config holds the clipped schedule.
+            kept = tuple(replace(p, last=min(p.last, total)) for p in phases if p.first <= total)
+            object.__setattr__(self, "schedule", replace(self.schedule, phases=kept))
+            phases = kept
         for i, phase in enumerate(phases):
             try:
                 phase.apply(self.search)
@@ -144,9 +146,8 @@ class Config:
             done += (min(p.last, iteration - 1) - p.first + 1) * p.games_per_iteration
         return done
 
-    def game_mix_sampler(self):  # -> GameMixSampler (import kept local: no cycle)
-        from blobrl.config.game_mix import GameMixSampler
-
+    def game_mix_sampler(self) -> GameMixSampler:
+        """The sampler of this run's deal sizes, seeded from ``run.seed``."""
         return GameMixSampler(self.game_mix, seed=self.run.seed)
 
     def to_dict(self, *, include_secrets: bool = False) -> dict[str, Any]:

@@ -75,7 +75,9 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 class RunConfig(Section):
     """What is trained, for how long, from which seed."""
 
-    iterations: int = bounded(ge=1)  # total iterations of the run; the LR schedule ends here
+    # Total iterations of the run; the LR schedule ends here. Below the schedule's end (as with
+    # --iterations N) the run follows the first N iterations of the schedule.
+    iterations: int = bounded(ge=1)
     name: str = "blobrl"  # the run directory is runs/<name>; load_config uses the file stem
     seed: int = bounded(0, ge=0)  # all run randomness (game mix, deals, init) derives from it
     trump_mode: Literal["rotation", "turn_up", "none"] = "rotation"

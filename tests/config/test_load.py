@@ -130,11 +130,15 @@ def test_a_schedule_ending_before_the_run_is_a_gap(tmp_path):
     assert "481-500" in err.reason
 
 
-def test_a_schedule_running_past_the_run_is_rejected(tmp_path):
-    data = minimal()
-    data["run"]["iterations"] = 400
-    err = error_of(tmp_path, data)
-    assert "past run.iterations = 400" in err.reason
+@pytest.mark.parametrize(
+    ("iterations", "spans"),
+    [(400, [(1, 50), (51, 150), (151, 400)]), (51, [(1, 50), (51, 51)]), (12, [(1, 12)])],
+)
+def test_a_shorter_run_follows_the_start_of_the_schedule(tmp_path, iterations, spans):
+    config = load_config(write(tmp_path, minimal()), {"run.iterations": iterations})
+    assert [(p.first, p.last) for p in config.schedule.phases] == spans
+    assert config.to_dict()["schedule"]["phases"][-1]["last"] == iterations
+    assert config.total_games == config.games_before(iterations + 1)
 
 
 def test_the_first_phase_must_start_at_iteration_one(tmp_path):
