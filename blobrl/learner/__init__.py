@@ -1,0 +1,16 @@
+"""Training the network on replayed self-play: losses, optimizer, learning-rate schedule."""
+
+from blobrl.learner.batch import IterationMetrics, StepMetrics, TrainingBatch
+from blobrl.learner.config import LearnerConfig
+from blobrl.learner.learner import Learner, TrainingDiverged
+from blobrl.learner.schedule import WarmupCosineScheduler
+
+__all__ = [
+    "IterationMetrics",
+    "Learner",
+    "LearnerConfig",
+    "StepMetrics",
+    "TrainingBatch",
+    "TrainingDiverged",
+    "WarmupCosineScheduler",
+]

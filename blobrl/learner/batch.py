@@ -1,0 +1,80 @@
+"""What the learner trains on and what it reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
+
+
+@dataclass(frozen=True)
+class TrainingBatch:
+    """A batch of ``B`` positions sampled from the replay buffer.
+
+    * ``features``: ``float32[B, FEATURES]`` information states of the acting player;
+    * ``legal_mask``: ``bool[B, 65]`` legal actions;
+    * ``policy_target``: ``float32[B, 65]`` the search's visit distribution (sums to 1, zero on
+      illegal actions);
+    * ``value_target``: ``float32[B, 8]`` final score of each relative seat normalized to [0, 1];
+    * ``seat_mask``: ``bool[B, 8]`` which relative seats exist at that table.
+    """
+
+    features: np.ndarray
+    legal_mask: np.ndarray
+    policy_target: np.ndarray
+    value_target: np.ndarray
+    seat_mask: np.ndarray
+
+    def __post_init__(self) -> None:
+        size = self.features.shape[0]
+        expected = {
+            "features": ((size, FEATURES), np.float32),
+            "legal_mask": ((size, NUM_ACTIONS), np.bool_),
+            "policy_target": ((size, NUM_ACTIONS), np.float32),
+            "value_target": ((size, MAX_PLAYERS), np.float32),
+            "seat_mask": ((size, MAX_PLAYERS), np.bool_),
+        }
+        for name, (shape, dtype) in expected.items():
+            array = getattr(self, name)
+            if array.shape != shape or array.dtype != dtype:
+                raise ValueError(
+                    f"TrainingBatch.{name} must be {np.dtype(dtype).name}{list(shape)}, "
+                    f"got {array.dtype.name}{list(array.shape)}"
+                )
+
+    def __len__(self) -> int:
+        return self.features.shape[0]
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """One optimizer step. Losses are batch means; ``skipped`` steps changed no weights."""
+
+    policy_loss: float  # cross-entropy with the (smoothed) search distribution, nats
+    value_loss: float  # mean squared error over present seats (the quartic term not included)
+    total_loss: float  # policy + value_loss_weight * (value + quartic_weight * quartic)
+    policy_accuracy: float  # fraction where argmax of the net equals argmax of the target
+    policy_entropy: float  # entropy of the net's policy over legal actions, nats
+    value_error: float  # calibration error: mean |predicted - target| over present seats
+    grad_norm: float  # global L2 norm before clipping (nan when not computed)
+    lr: float
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class IterationMetrics:
+    """Means of :class:`StepMetrics` over the steps of one iteration that were not skipped."""
+
+    iteration: int
+    steps: int  # steps taken, skipped ones included
+    skipped_steps: int
+    policy_loss: float
+    value_loss: float
+    total_loss: float
+    policy_accuracy: float
+    policy_entropy: float
+    value_error: float
+    grad_norm: float
+    lr: float

@@ -1,0 +1,63 @@
+"""Learner configuration: optimizer, schedule, losses and safety limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+
+
+@dataclass(frozen=True)
+class LearnerConfig:
+    """How the network is trained.
+
+    The learning rate follows :class:`WarmupCosineScheduler` with ``lr_max``, ``lr_min`` and
+    ``warmup_iterations``; its end (the run's last iteration) comes from the run schedule, not
+    from here. ``amp``: ``auto`` is bf16 autocast on a CUDA device that supports it, else fp16
+    with a gradient scaler on CUDA, and full float32 on a CPU; ``bf16``/``fp16`` force that
+    precision on CUDA (still float32 on a CPU); ``off`` is float32 everywhere.
+    """
+
+    lr_max: float = 1e-3
+    lr_min: float = 1e-5
+    warmup_iterations: int = 10
+    weight_decay: float = 1e-4  # AdamW, decoupled
+    batch_size: int = 1024  # positions per step
+    steps_per_iteration: int = 100
+    grad_clip: float = 1.0  # global L2 norm the gradient is clipped to
+    # A step whose gradient norm (before clipping) is above this is skipped as an explosion.
+    skip_grad_norm: float = 1e3
+    value_loss_weight: float = 1.0
+    quartic_weight: float = 0.0  # weight of mean (value - target)^4, punishes large misses
+    label_smoothing: float = 0.0  # mixes the policy target with uniform over legal actions
+    max_bad_steps_in_row: int = 20  # skipped steps in a row before training is declared diverged
+    amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lr_min <= self.lr_max:
+            raise ValueError(
+                f"learner.lr_min must be in [0, lr_max], got lr_min={self.lr_min}, "
+                f"lr_max={self.lr_max}"
+            )
+        if self.lr_max <= 0:
+            raise ValueError(f"learner.lr_max must be > 0, got {self.lr_max}")
+        for name in ("warmup_iterations",):
+            if getattr(self, name) < 0:
+                raise ValueError(f"learner.{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("batch_size", "steps_per_iteration", "max_bad_steps_in_row"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("weight_decay", "value_loss_weight", "quartic_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"learner.{name} must be >= 0, got {getattr(self, name)}")
+        if self.grad_clip <= 0:
+            raise ValueError(f"learner.grad_clip must be > 0, got {self.grad_clip}")
+        if self.skip_grad_norm <= 0:
+            raise ValueError(f"learner.skip_grad_norm must be > 0, got {self.skip_grad_norm}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(
+                f"learner.label_smoothing must be in [0, 1), got {self.label_smoothing}"
+            )
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"learner.amp must be one of {', '.join(AMP_MODES)}, got {self.amp!r}")

@@ -1,0 +1,208 @@
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
+from blobrl.learner import Learner, LearnerConfig, TrainingBatch, TrainingDiverged
+from blobrl.nn import NetworkConfig, build_network
+
+SMALL_NET = NetworkConfig(hidden=64, blocks=1)
+
+
+def synthetic_batch(size: int = 64, *, seed: int = 0) -> TrainingBatch:
+    """Random sparse features, random legal sets, a peaked policy target over the legal actions
+    and seat values for 3..8 present seats."""
+    rng = np.random.default_rng(seed)
+    features = (rng.random((size, FEATURES)) < 0.05).astype(np.float32)
+    legal = rng.random((size, NUM_ACTIONS)) < 0.2
+    legal[np.arange(size), rng.integers(0, NUM_ACTIONS, size)] = True
+    raw = np.where(legal, rng.random((size, NUM_ACTIONS)) ** 4, 0.0)
+    policy = (raw / raw.sum(axis=1, keepdims=True)).astype(np.float32)
+    players = rng.integers(3, MAX_PLAYERS + 1, size)
+    seats = np.arange(MAX_PLAYERS)[None, :] < players[:, None]
+    values = np.where(seats, rng.random((size, MAX_PLAYERS)), 0.0).astype(np.float32)
+    return TrainingBatch(features, legal, policy, values, seats)
+
+
+def make_learner(*, seed: int = 0, **overrides) -> Learner:
+    torch.manual_seed(seed)
+    settings = {"warmup_iterations": 0, "lr_max": 1e-3, "max_bad_steps_in_row": 3} | overrides
+    return Learner(
+        build_network(SMALL_NET), LearnerConfig(**settings), total_iterations=100, device="cpu"
+    )
+
+
+def test_loss_decreases_on_a_fixed_batch():
+    learner = make_learner()
+    batch = synthetic_batch()
+    first = learner.train_step(batch)
+    for _ in range(48):
+        learner.train_step(batch)
+    last = learner.train_step(batch)
+    assert not first.skipped and not last.skipped
+    assert last.total_loss < 0.8 * first.total_loss
+    assert last.policy_loss < first.policy_loss
+    assert last.value_loss < first.value_loss
+    assert last.policy_accuracy > first.policy_accuracy
+
+
+def test_step_metrics_are_sane_at_initialisation():
+    learner = make_learner()
+    batch = synthetic_batch()
+    metrics = learner.train_step(batch)
+    legal_counts = batch.legal_mask.sum(axis=1)
+    # Near-uniform initial policy: entropy close to the mean log of the legal-set size.
+    assert metrics.policy_entropy == pytest.approx(np.mean(np.log(legal_counts)), rel=0.05)
+    # Initial values are 0.5, so the error is the mean |0.5 - target| over present seats.
+    expected = np.abs(0.5 - batch.value_target)[batch.seat_mask].mean()
+    assert metrics.value_error == pytest.approx(expected, abs=1e-3)
+    assert 0.0 <= metrics.policy_accuracy <= 1.0
+    assert metrics.grad_norm > 0 and metrics.lr == pytest.approx(learner.scheduler.lr)
+
+
+def test_label_smoothing_and_quartic_term_change_the_total():
+    batch = synthetic_batch()
+    plain = make_learner().train_step(batch)
+    smoothed = make_learner(label_smoothing=0.1).train_step(batch)
+    quartic = make_learner(quartic_weight=1.0).train_step(batch)
+    assert smoothed.policy_loss != plain.policy_loss
+    assert quartic.total_loss > plain.total_loss
+    assert quartic.value_loss == pytest.approx(plain.value_loss)
+
+
+def test_nan_loss_is_skipped_counted_and_leaves_weights_alone():
+    learner = make_learner()
+    before = learner.weights()
+    good = synthetic_batch()
+    poisoned = synthetic_batch()
+    poisoned.features[0, 0] = np.nan
+    metrics = learner.train_step(poisoned)
+    assert metrics.skipped and math.isnan(metrics.total_loss)
+    assert learner.skipped_total == 1 and learner.bad_steps_in_row == 1
+    for name, tensor in learner.weights().items():
+        assert torch.equal(tensor, before[name]), name
+    assert not learner.train_step(good).skipped
+    assert learner.bad_steps_in_row == 0 and learner.skipped_total == 1
+    summary = learner.end_iteration()
+    assert summary.steps == 2 and summary.skipped_steps == 1
+    assert math.isfinite(summary.total_loss)
+
+
+def test_too_many_bad_steps_in_a_row_raise_training_diverged():
+    learner = make_learner(max_bad_steps_in_row=3)
+    poisoned = synthetic_batch()
+    poisoned.features[:, 5] = np.inf
+    learner.train_step(poisoned)
+    learner.train_step(poisoned)
+    with pytest.raises(TrainingDiverged, match="3 training steps in a row"):
+        learner.train_step(poisoned)
+
+
+def test_exploding_gradient_is_skipped():
+    learner = make_learner(skip_grad_norm=1e-9)
+    before = learner.weights()
+    metrics = learner.train_step(synthetic_batch())
+    assert metrics.skipped and metrics.grad_norm > 1e-9
+    assert learner.bad_steps_in_row == 1
+    for name, tensor in learner.weights().items():
+        assert torch.equal(tensor, before[name]), name
+
+
+def test_end_iteration_reports_means_and_advances_the_lr():
+    learner = make_learner(warmup_iterations=5)
+    batch = synthetic_batch()
+    steps = [learner.train_step(batch) for _ in range(3)]
+    summary = learner.end_iteration()
+    assert summary.iteration == 1 and summary.steps == 3 and summary.skipped_steps == 0
+    assert summary.policy_loss == pytest.approx(np.mean([s.policy_loss for s in steps]))
+    assert summary.lr == pytest.approx(1e-3 / 5)
+    assert learner.iteration == 2
+    assert learner.optimizer.param_groups[0]["lr"] == pytest.approx(2e-3 / 5)
+
+
+def test_run_iteration_takes_the_configured_number_of_steps():
+    learner = make_learner(steps_per_iteration=4)
+    summary = learner.run_iteration(synthetic_batch)
+    assert summary.steps == 4 and learner.total_steps == 4
+
+
+def test_state_dict_round_trip_resumes_identically():
+    batch = synthetic_batch()
+    first = make_learner(seed=1, warmup_iterations=3)
+    for _ in range(4):
+        first.train_step(batch)
+    first.end_iteration()
+    first.train_step(synthetic_batch(seed=2))
+    buffer = io.BytesIO()
+    torch.save(first.state_dict(), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+
+    second = make_learner(seed=99, warmup_iterations=3)
+    second.load_state_dict(state)
+    assert second.iteration == first.iteration and second.total_steps == first.total_steps
+    expected = first.train_step(batch)
+    resumed = second.train_step(batch)
+    assert resumed == expected
+    for name, tensor in second.weights().items():
+        assert torch.equal(tensor, first.weights()[name]), name
+
+
+def test_weights_are_detached_cpu_copies():
+    learner = make_learner()
+    weights = learner.weights()
+    assert all(t.device.type == "cpu" and not t.requires_grad for t in weights.values())
+    learner.train_step(synthetic_batch())
+    changed = learner.weights()
+    assert any(not torch.equal(weights[n], changed[n]) for n in weights)
+
+
+def test_batch_with_wrong_dtype_is_rejected_naming_the_field():
+    good = synthetic_batch(4)
+    with pytest.raises(ValueError, match="legal_mask"):
+        TrainingBatch(
+            good.features,
+            good.legal_mask.astype(np.float32),
+            good.policy_target,
+            good.value_target,
+            good.seat_mask,
+        )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"lr_min": 1.0}, "lr_min"),
+        ({"grad_clip": 0.0}, "grad_clip"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"amp": "fp8"}, "amp"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_config_rejects_bad_values_naming_the_field(fields, message):
+    with pytest.raises(ValueError, match=message):
+        LearnerConfig(**fields)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_learner_trains_under_cuda_autocast(amp):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    torch.manual_seed(0)
+    learner = Learner(
+        build_network(SMALL_NET),
+        LearnerConfig(warmup_iterations=0, amp=amp),
+        total_iterations=10,
+        device="cuda",
+    )
+    assert learner.scaler.is_enabled() == (amp == "fp16")
+    batch = synthetic_batch()
+    taken = [m for m in (learner.train_step(batch) for _ in range(40)) if not m.skipped]
+    assert len(taken) >= 30
+    assert taken[-1].total_loss < taken[0].total_loss
+    state = learner.state_dict()
+    assert all(t.device.type == "cpu" for t in state["model"].values())
