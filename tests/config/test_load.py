@@ -9,7 +9,7 @@ import pytest
 from blobrl.config import ConfigError, config_from_dict, load_config
 from blobrl.mcts.settings import SearchSettings
 
-from .helpers import minimal, write
+from .trial_configs import minimal, write
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

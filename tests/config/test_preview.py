@@ -31,7 +31,7 @@ def test_preview_lists_every_phase_with_its_learning_rates():
 
 
 def test_preview_shows_phase_search_overrides(tmp_path):
-    from .helpers import minimal, write
+    from .trial_configs import minimal, write
 
     data = minimal()
     data["schedule"]["phases"][0]["search"] = {"root": "gumbel"}
