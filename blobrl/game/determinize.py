@@ -24,6 +24,7 @@ from numba import njit
 
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
+from blobrl.game.state import GameError
 
 REJECTION_TRIES = 24
 
@@ -162,7 +163,7 @@ def determinize(state, rng: np.random.Generator | int | None = None, viewer: int
     vec = state.vector
     who = int(vec[k.F_PLAYER]) if viewer is None else int(viewer)
     if not (0 <= who < int(vec[k.F_N])):
-        raise ValueError(f"viewer must be a seat 0..{int(vec[k.F_N]) - 1}, got {viewer!r}")
+        raise GameError(f"viewer must be a seat 0..{int(vec[k.F_N]) - 1}, got {viewer!r}")
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     rs = _rng.seed_streams(int(gen.integers(2**63)))
     out = np.empty_like(vec)

@@ -34,6 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from blobrl.game import core as k
+from blobrl.game.state import GameError
 
 SEAT_FEATURES = 24
 SEAT_PRESENT = 0
@@ -136,7 +137,7 @@ def encode(state, viewer: int | None = None) -> np.ndarray:
     vec = state.vector
     who = int(vec[k.F_PLAYER]) if viewer is None else int(viewer)
     if not (0 <= who < int(vec[k.F_N])):
-        raise ValueError(f"viewer must be a seat 0..{int(vec[k.F_N]) - 1}, got {viewer!r}")
+        raise GameError(f"viewer must be a seat 0..{int(vec[k.F_N]) - 1}, got {viewer!r}")
     out = np.zeros(FEATURES, np.float32)
     encode_into(vec, who, out)
     return out
