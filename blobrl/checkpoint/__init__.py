@@ -1,0 +1,59 @@
+"""Durable storage of a run: the game log, checkpoints, retention and the run directory.
+
+Importing this package does not import torch; checkpoints import it when they are read or
+written.
+"""
+
+from blobrl.checkpoint.gamelog import (
+    GAME,
+    ITERATION_DONE,
+    PROGRESS,
+    GameLog,
+    GameLogError,
+    IterationDone,
+    LogContents,
+    LogEntry,
+    Progress,
+    iter_log,
+    read_log,
+    record_from_msgpack,
+    record_to_msgpack,
+)
+from blobrl.checkpoint.retention import iterations_to_keep
+from blobrl.checkpoint.rundir import CONFIG, GAMES_LOG, RunDir, RunDirError, RunSummary
+from blobrl.checkpoint.store import (
+    FORMAT_VERSION,
+    MIGRATIONS,
+    Checkpoint,
+    CheckpointError,
+    CheckpointStore,
+    load_weights,
+)
+
+__all__ = [
+    "CONFIG",
+    "FORMAT_VERSION",
+    "GAME",
+    "GAMES_LOG",
+    "ITERATION_DONE",
+    "MIGRATIONS",
+    "PROGRESS",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointStore",
+    "GameLog",
+    "GameLogError",
+    "IterationDone",
+    "LogContents",
+    "LogEntry",
+    "Progress",
+    "RunDir",
+    "RunDirError",
+    "RunSummary",
+    "iter_log",
+    "iterations_to_keep",
+    "load_weights",
+    "read_log",
+    "record_from_msgpack",
+    "record_to_msgpack",
+]
