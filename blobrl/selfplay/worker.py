@@ -61,6 +61,36 @@ class _Slot:
     policy: list[np.ndarray] = field(default_factory=list)
 
 
+class SpecSource:
+    """Where a worker takes its next games from: a queue that may be empty for a while."""
+
+    def take(self) -> GameSpec | None:
+        """The next game to start, or None if none is available right now."""
+        raise NotImplementedError
+
+    def exhausted(self) -> bool:
+        """True once no game will ever be available again."""
+        raise NotImplementedError
+
+    def wait(self, timeout: float) -> None:
+        """Block up to ``timeout`` seconds for a game to become available."""
+        time.sleep(timeout)
+
+
+class _IterSource(SpecSource):
+    def __init__(self, it: Iterator[GameSpec]):
+        self._it = it
+        self._done = False
+
+    def take(self) -> GameSpec | None:
+        spec = next(self._it, None)
+        self._done = spec is None
+        return spec
+
+    def exhausted(self) -> bool:
+        return self._done
+
+
 class SelfPlayWorker:
     """Plays hands with determinized search and yields :class:`GameRecord` s."""
 
@@ -103,17 +133,26 @@ class SelfPlayWorker:
         return list(self.play_iter(specs, should_stop=should_stop))
 
     def play_iter(
-        self, specs: Iterable[GameSpec], *, should_stop: Callable[[], bool] | None = None
+        self,
+        specs: Iterable[GameSpec] | SpecSource,
+        *,
+        should_stop: Callable[[], bool] | None = None,
     ) -> Iterator[GameRecord]:
-        """Yield each record as its game ends. ``should_stop`` is polled between decisions;
-        when it returns True no new game is started and games in flight are abandoned."""
+        """Yield each record as its game ends.
+
+        ``specs`` is a finite iterable, or a :class:`SpecSource` that hands out games as they
+        become available and says when there will be no more. ``should_stop`` is polled between
+        decisions (a natural place to swap weights or hold for a pause); when it returns True no
+        new game is started and the games in flight are abandoned.
+        """
+        source = specs if isinstance(specs, SpecSource) else _IterSource(iter(specs))
         start = time.perf_counter()
         try:
-            yield from self._run(iter(specs), should_stop or (lambda: False))
+            yield from self._run(source, should_stop or (lambda: False))
         finally:
             self.stats.total_seconds += time.perf_counter() - start
 
-    def _run(self, queue: Iterator[GameSpec], should_stop: Callable[[], bool]):
+    def _run(self, source: SpecSource, should_stop: Callable[[], bool]):
         g = self.games_in_flight
         states = np.zeros((g, k.STATE_SIZE), np.int64)
         rs = np.zeros(g, np.uint64)
@@ -122,18 +161,14 @@ class SelfPlayWorker:
         legal = np.zeros((g, k.NUM_ACTIONS), np.bool_)
         buf = np.empty(k.NUM_ACTIONS, np.int64)
         chosen = np.zeros(g, np.int64)
-        exhausted = False
         while True:
             stopping = should_stop()
             for i in range(g):
                 while True:
                     slot = slots[i]
                     if slot is None:
-                        if exhausted or stopping:
-                            break
-                        spec = next(queue, None)
+                        spec = None if stopping else source.take()
                         if spec is None:
-                            exhausted = True
                             break
                         slot = slots[i] = self._start(spec, states, rs, i)
                     # Forced moves (a single legal action) are played without search.
@@ -147,8 +182,13 @@ class SelfPlayWorker:
                     yield self._finish(slot, states[i])
                     slots[i] = None
             active = np.array([s is not None for s in slots])
-            if stopping or not active.any():
+            if stopping:
                 return
+            if not active.any():
+                if source.exhausted():
+                    return
+                source.wait(0.05)
+                continue
             result = self.search.run(states, active, rs)
             idx = np.flatnonzero(active)
             encode_batch(states[idx], states[idx, k.F_PLAYER], features, legal)

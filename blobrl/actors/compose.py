@@ -1,0 +1,257 @@
+"""The composition root: builds the six actors of a run, in-process or on Ray.
+
+This is the one place that knows whether an actor is local or remote. Every service is a plain
+class; :func:`spawn` wraps it in a :class:`~blobrl.actors.handles.LocalHandle` or turns it into a
+Ray actor with the placement and resources of its kind (:func:`actor_options`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from blobrl.actors.coordinator import Coordinator, Journal, ResumePoint
+from blobrl.actors.evaluator import EvaluatorService
+from blobrl.actors.handles import LocalHandle
+from blobrl.actors.learner import LearnerService
+from blobrl.actors.replay import ReplayService
+from blobrl.actors.selfplay import SelfPlayService
+from blobrl.config import Config
+from blobrl.nn import NetworkConfig, TorchEvaluator, build_network
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LocalNetwork:
+    """Evaluator factory for inference inside the self-play actor (weights pushed later)."""
+
+    network: NetworkConfig
+
+    def __call__(self) -> TorchEvaluator:
+        return TorchEvaluator(build_network(self.network))
+
+
+@dataclass(frozen=True)
+class ServerNetwork:
+    """Evaluator factory for inference through the InferenceServer actor."""
+
+    server: Any
+
+    def __call__(self):
+        from blobrl.actors.inference import RemoteEvaluator
+
+        return RemoteEvaluator(self.server)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the cluster offers, as Ray reports it (or this machine, for a local build)."""
+
+    cpus: float
+    gpus: float
+
+    @property
+    def has_gpu(self) -> bool:
+        return self.gpus >= 1
+
+
+@dataclass
+class System:
+    """Handles to the actors of one run."""
+
+    coordinator: Any
+    selfplay: list[Any]
+    replay: Any
+    learner: Any
+    evaluator: Any
+    inference: Any | None
+    placement: str
+    remote: bool
+
+    def shutdown(self) -> None:
+        handles = [self.coordinator, *self.selfplay, self.replay, self.learner, self.evaluator]
+        if self.inference is not None:
+            handles.append(self.inference)
+        for handle in handles:
+            if isinstance(handle, LocalHandle):
+                handle.shutdown()
+            elif handle is not None:
+                import ray
+
+                ray.kill(handle, no_restart=True)
+
+
+def selfplay_actor_count(config: Config, resources: Resources) -> int:
+    """``selfplay.actors``, or with ``auto`` one per CPU of the cluster."""
+    if config.selfplay.actors != "auto":
+        return int(config.selfplay.actors)
+    return max(1, math.floor(resources.cpus / config.selfplay.cpus_per_actor))
+
+
+def inference_placement(config: Config, resources: Resources) -> str:
+    """``server`` (one InferenceServer) or ``local`` (a network inside each self-play actor).
+
+    ``auto`` picks the server when the cluster has a GPU and local inference otherwise: on CPUs
+    the server costs a serialization round trip per leaf batch and a core of its own, while
+    batches inside each actor are already large (games_in_flight x determinizations).
+    """
+    placement = config.inference.placement
+    if placement == "auto":
+        return "server" if resources.has_gpu else "local"
+    if placement == "per_node":
+        # One server per node is only worth it with a GPU per node; it runs as one server here.
+        return "server"
+    return placement
+
+
+def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, Any]:
+    """Ray resources and fault-tolerance options for each kind of actor."""
+    gpu = resources.has_gpu
+    if kind == "selfplay":
+        return {"num_cpus": config.selfplay.cpus_per_actor, "max_concurrency": 4}
+    if kind == "inference":
+        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000}
+    if kind == "learner":
+        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0}
+    if kind == "coordinator":
+        return {"num_cpus": 0, "max_concurrency": 16}
+    return {"num_cpus": 0}
+
+
+def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **kwargs: Any) -> Any:
+    """Create ``cls(**kwargs)`` as a local handle or a named Ray actor."""
+    if not remote:
+        return LocalHandle(cls(**kwargs), actor_name)
+    import ray
+
+    actor_cls = ray.remote(cls)
+    return actor_cls.options(name=actor_name, **options).remote(**kwargs)
+
+
+def build(
+    config: Config,
+    journal: Journal,
+    *,
+    remote: bool,
+    resources: Resources,
+    resume: ResumePoint | None = None,
+    learner_state: bytes | None = None,
+    start_paused: bool = False,
+    run_id: str = "blobrl",
+) -> System:
+    """Create every actor of a run and the Coordinator that drives them."""
+    placement = inference_placement(config, resources)
+    device = config.inference.device
+    if device == "auto":
+        device = "cuda" if resources.has_gpu else "cpu"
+
+    def opts(kind: str) -> dict[str, Any]:
+        return actor_options(kind, config, resources)
+
+    def named(kind: str) -> str:
+        return f"{run_id}-{kind}"
+
+    replay = spawn(
+        ReplayService,
+        named("replay"),
+        opts("replay"),
+        remote,
+        capacity=config.replay.capacity,
+        seed=config.run.seed,
+    )
+    learner = spawn(
+        LearnerService,
+        named("learner"),
+        opts("learner"),
+        remote,
+        network=config.network,
+        config=config.learner,
+        total_iterations=config.iterations,
+        replay=replay,
+        device=device,
+        seed=config.run.seed,
+        torch_threads=None if device == "cuda" else max(1, int(resources.cpus) // 8),
+    )
+    if learner_state is not None:
+        from blobrl.actors.handles import call_now
+
+        call_now(learner, "load_state_bytes", learner_state)
+    inference = None
+    if placement == "server":
+        from blobrl.actors.inference import InferenceServer
+
+        inference = spawn(
+            InferenceServer,
+            named("inference"),
+            opts("inference"),
+            remote,
+            **_inference_kwargs(config, device),
+        )
+        factory: Any = ServerNetwork(inference)
+    else:
+        factory = LocalNetwork(config.network)
+    count = selfplay_actor_count(config, resources)
+    first = resume.trained + 1 if resume else 1
+    settings = config.search_at(min(first, config.iterations))
+    selfplay = [
+        spawn(
+            SelfPlayService,
+            named(f"selfplay-{i}"),
+            opts("selfplay"),
+            remote,
+            name=f"selfplay-{i}",
+            evaluator_factory=factory,
+            settings=settings,
+            games_in_flight=config.selfplay.games_in_flight,
+            trump_mode=config.run.trump_mode,
+            scoring=config.run.scoring,
+        )
+        for i in range(count)
+    ]
+    evaluator = spawn(
+        EvaluatorService,
+        named("evaluator"),
+        opts("evaluator"),
+        remote,
+        network=config.network,
+        settings=config.evaluation_search,
+        deals=[(e.players, e.cards) for e in config.game_mix],
+        arena_deals=config.evaluation.arena_deals,
+        trump_mode=config.run.trump_mode,
+        scoring=config.run.scoring,
+    )
+    coordinator = spawn(
+        Coordinator,
+        named("coordinator"),
+        opts("coordinator"),
+        remote,
+        config=config,
+        selfplay=selfplay,
+        replay=replay,
+        learner=learner,
+        evaluator=evaluator,
+        inference=inference,
+        journal=journal,
+        resume=resume,
+        start_paused=start_paused,
+    )
+    log.info(
+        "built %d self-play actors, inference %s on %s, %s",
+        count,
+        placement,
+        device,
+        "on Ray" if remote else "in-process",
+    )
+    return System(coordinator, selfplay, replay, learner, evaluator, inference, placement, remote)
+
+
+def _inference_kwargs(config: Config, device: str) -> dict[str, Any]:
+    return {
+        "network": config.network,
+        "device": device,
+        "max_batch": config.inference.max_batch,
+        "max_wait_ms": config.inference.max_wait_ms,
+    }

@@ -1,0 +1,545 @@
+"""Coordinator: the iteration schedule, the game mix, progress, control and checkpoints.
+
+One loop, polled a few dozen times a second, moves the run forward:
+
+* keep every self-play actor's queue topped up with the next games (each game's (N, C) and deal
+  seed come from the recorded mix seed, so a resumed run plays the same games);
+* drain finished games: record each one durably (the game log), add it to the replay buffer,
+  count it once (a game is identified by (iteration, index), so a replayed game is never
+  counted twice);
+* when an iteration's games are all in, train on it, publish the new weights, checkpoint, and
+  start the arena, without waiting: self-play goes on with the weights it has, at most one
+  iteration ahead of training, and each game records the weight version that played it.
+
+Control follows one state machine (idle, running, pausing, paused, stopping, stopped); an
+invalid transition returns a refusal with the reason, which the API turns into a 409.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from blobrl.actors.handles import Call, call
+from blobrl.config import Config
+from blobrl.evaluation import MatchResult, elo
+from blobrl.learner import IterationMetrics
+from blobrl.selfplay import GameRecord, GameSpec
+
+log = logging.getLogger(__name__)
+
+IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED = (
+    "idle",
+    "running",
+    "pausing",
+    "paused",
+    "stopping",
+    "stopped",
+)
+STATES = (IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED)
+
+# Which control command is allowed from which state, and where it leads.
+TRANSITIONS: dict[str, dict[str, str]] = {
+    "start": {IDLE: RUNNING, PAUSED: RUNNING},
+    "pause": {RUNNING: PAUSING},
+    "resume": {PAUSED: RUNNING, PAUSING: RUNNING},
+    "stop": {IDLE: STOPPING, RUNNING: STOPPING, PAUSING: STOPPING, PAUSED: STOPPING},
+}
+
+
+class Journal(Protocol):
+    """Where the Coordinator makes progress durable (see blobrl.checkpoint)."""
+
+    def record_game(self, record: GameRecord) -> None: ...
+    def record_event(self, event: dict[str, Any]) -> None: ...
+    def save_checkpoint(self, iteration: int, payload: dict[str, Any]) -> None: ...
+    def save_best(self, iteration: int, weights: bytes, meta: dict[str, Any]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ControlResult:
+    success: bool
+    message: str
+    state: str
+
+
+@dataclass
+class ResumePoint:
+    """What a resumed run starts from (built from the game log and the latest checkpoint)."""
+
+    trained: int = 0  # last iteration whose training is checkpointed
+    done: dict[int, set[int]] = field(default_factory=dict)  # game indices logged per iteration
+    elo_history: list[dict[str, Any]] = field(default_factory=list)
+    loss_history: list[dict[str, Any]] = field(default_factory=list)
+    best_version: int = 0
+    best_elo: float = elo.START
+    best_weights: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CoordinatorStatus:
+    state: str
+    iteration: int  # the iteration now being played (1-based; total + 1 once finished)
+    iterations: int
+    games_played: int  # finished games of the whole run (resumed runs included)
+    games_total: int
+    progress: float  # games_played / games_total
+    iteration_games: int  # finished games of the current iteration
+    iteration_games_total: int
+    games_per_min: float
+    eta_s: float | None
+    phase: int  # index of the schedule phase now played
+    determinizations: int
+    simulations: int
+    weights_version: int
+    trained_iterations: int
+    buffer_positions: int
+    lr: float
+    actors: int
+    timestamp: float
+    error: str | None
+
+
+class Coordinator:
+    """Drives a run; a plain class (the Ray Coordinator actor is this behind ``ray.remote``)."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        selfplay: list[Any],
+        replay: Any,
+        learner: Any,
+        evaluator: Any | None,
+        journal: Journal | Callable[[], Journal],
+        inference: Any | None = None,
+        resume: ResumePoint | None = None,
+        start_paused: bool = False,
+        on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        poll_s: float = 0.02,
+    ):
+        self.config = config
+        self.selfplay = list(selfplay)
+        self.replay = replay
+        self.learner = learner
+        self.evaluator = evaluator
+        self.inference = inference
+        # A factory lets the journal open its files where the Coordinator runs.
+        self.journal: Journal = journal if hasattr(journal, "record_game") else journal()
+        self.on_event = on_event
+        self.poll_s = poll_s
+        self.sampler = config.game_mix_sampler()
+        point = resume or ResumePoint()
+        self.trained = point.trained
+        self.done: dict[int, set[int]] = {it: set(ix) for it, ix in point.done.items()}
+        self.elo_history = list(point.elo_history)
+        self.loss_history = list(point.loss_history)
+        self.best_version = point.best_version
+        self.best_elo = point.best_elo
+        self.best_weights = point.best_weights
+        self.games_played = sum(len(ix) for ix in self.done.values())
+        self.state = IDLE if start_paused else RUNNING
+        self.error: str | None = None
+        self._lock = threading.RLock()
+        self._dispatched: dict[int, int] = {}  # next game index to hand out, per iteration
+        self._queued: dict[int, int] = {}  # per actor: games it still has to start
+        self._collect: dict[int, Call] = {}
+        self._training: tuple[int, Call] | None = None
+        self._evaluating: tuple[int, bytes, Call] | None = None
+        self._eval_waiting: tuple[int, bytes] | None = None
+        self._weights: bytes | None = None
+        self._version = point.trained
+        self._phase_index = -1
+        self._buffer = 0
+        self._lr = 0.0
+        self._rate: deque[tuple[float, int]] = deque(maxlen=600)
+        self._finished = threading.Event()
+
+    # ---- control ----------------------------------------------------------------------------
+    def control(self, command: str) -> ControlResult:
+        """Apply ``start``, ``pause``, ``resume`` or ``stop``; refuse invalid transitions."""
+        with self._lock:
+            allowed = TRANSITIONS.get(command)
+            if allowed is None:
+                return ControlResult(False, f"unknown command {command!r}", self.state)
+            if self.state not in allowed:
+                return ControlResult(
+                    False, f"cannot {command} while {self.state}", self.state
+                )
+            before, self.state = self.state, allowed[self.state]
+            if command == "pause":
+                self._each_actor("pause")
+            elif command in ("resume", "start"):
+                self._each_actor("resume")
+        log.info("%s: %s -> %s", command, before, self.state)
+        self._emit("state", {"state": self.state, "previous": before})
+        return ControlResult(True, f"{command}: {before} -> {self.state}", self.state)
+
+    def _each_actor(self, method: str) -> None:
+        for actor in self.selfplay:
+            call(actor, method)
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def run(self) -> CoordinatorStatus:
+        """Play the whole schedule (or until stopped); returns the final status."""
+        log.info(
+            "coordinator running: iterations %d..%d, %d self-play actors",
+            self.trained + 1,
+            self.config.iterations,
+            len(self.selfplay),
+        )
+        try:
+            self._publish_initial_weights()
+            if self.state == IDLE:
+                self._each_actor("pause")
+            while True:
+                with self._lock:
+                    state = self.state
+                if state == STOPPING or self._complete():
+                    break
+                self._drain()
+                if state == PAUSING and self._all_paused():
+                    with self._lock:
+                        if self.state == PAUSING:
+                            self.state = PAUSED
+                            self._emit("state", {"state": PAUSED, "previous": PAUSING})
+                if state == RUNNING:
+                    self._top_up()
+                self._advance_training()
+                self._advance_evaluation()
+                time.sleep(self.poll_s)
+            self._shutdown()
+        except Exception as exc:
+            log.exception("coordinator failed")
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._emit("error", {"message": self.error})
+            self._shutdown()
+            raise
+        finally:
+            self._finished.set()
+        return self.status()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until :meth:`run` has returned."""
+        return self._finished.wait(timeout)
+
+    def _complete(self) -> bool:
+        if self.trained < self.config.iterations:
+            return False
+        # Wait for the last arena so the final Elo is in the history.
+        return self._evaluating is None and self._eval_waiting is None
+
+    def _shutdown(self) -> None:
+        with self._lock:
+            stopping = self.state != STOPPED
+            self.state = STOPPING
+        if stopping:
+            self._emit("state", {"state": STOPPING})
+        for actor in self.selfplay:
+            try:
+                call(actor, "stop").result(timeout=5)
+            except Exception:
+                log.warning("a self-play actor did not stop cleanly", exc_info=True)
+        self._drain(final=True)
+        self.journal.record_event(self._progress_event("stopped"))
+        self.journal.flush()
+        with self._lock:
+            self.state = STOPPED
+        self._emit("state", {"state": STOPPED})
+        log.info("run stopped at iteration %d with %d games", self.iteration, self.games_played)
+
+    # ---- self-play --------------------------------------------------------------------------
+    @property
+    def iteration(self) -> int:
+        """The first iteration whose games are not all in."""
+        it = self.trained + 1
+        while it <= self.config.iterations and self._iteration_complete(it):
+            it += 1
+        return it
+
+    def _iteration_complete(self, it: int) -> bool:
+        return len(self.done.get(it, ())) >= self.config.phase_at(it).games_per_iteration
+
+    def _next_specs(self, count: int) -> list[GameSpec]:
+        """The next ``count`` games to hand out: the current iteration's first, then (while the
+        learner works on it) the next one's, never further ahead."""
+        specs: list[GameSpec] = []
+        limit = min(self.trained + 2, self.config.iterations)
+        it = self.trained + 1
+        while len(specs) < count and it <= limit:
+            total = self.config.phase_at(it).games_per_iteration
+            index = self._dispatched.get(it, 0)
+            done = self.done.get(it, set())
+            while len(specs) < count and index < total:
+                if index not in done:
+                    n, c = self.sampler.draw(it, index)
+                    specs.append(GameSpec(n, c, self.sampler.deal_seed(it, index), index, it))
+                index += 1
+            self._dispatched[it] = index
+            it += 1
+        return specs
+
+    def _top_up(self) -> None:
+        target = self.config.selfplay.games_in_flight
+        current = self.iteration
+        if current <= self.config.iterations:
+            self._set_phase(current)
+        for i, actor in enumerate(self.selfplay):
+            missing = target - self._queued.get(i, 0)
+            if missing <= target // 2:
+                continue
+            specs = self._next_specs(missing)
+            if specs:
+                self._queued[i] = call(actor, "submit", specs).result()
+
+    def _set_phase(self, iteration: int) -> None:
+        phases = self.config.schedule.phases
+        index = next(i for i, p in enumerate(phases) if p.first <= iteration <= p.last)
+        if index == self._phase_index:
+            return
+        self._phase_index = index
+        settings = self.config.search_at(iteration)
+        for actor in self.selfplay:
+            call(actor, "set_settings", settings)
+        phase = phases[index]
+        log.info(
+            "phase %d from iteration %d: %d determinizations x %d simulations, %d games",
+            index + 1,
+            iteration,
+            phase.determinizations,
+            phase.simulations,
+            phase.games_per_iteration,
+        )
+        self._emit(
+            "phase",
+            {
+                "phase": index + 1,
+                "first": phase.first,
+                "last": phase.last,
+                "determinizations": phase.determinizations,
+                "simulations": phase.simulations,
+                "games_per_iteration": phase.games_per_iteration,
+            },
+        )
+
+    def _drain(self, *, final: bool = False) -> None:
+        """Collect finished games from every actor; record, buffer and count each once."""
+        records: list[GameRecord] = []
+        for i, actor in enumerate(self.selfplay):
+            pending = self._collect.get(i)
+            if pending is None:
+                pending = self._collect[i] = call(actor, "collect")
+            if final or pending.done():
+                try:
+                    got = pending.result(timeout=5 if final else None)
+                except Exception:
+                    log.warning("collect from self-play actor %d failed", i, exc_info=True)
+                    got = []
+                finally:
+                    del self._collect[i]
+                records.extend(got)
+                self._queued[i] = max(0, self._queued.get(i, 0) - len(got))
+        fresh = []
+        for record in records:
+            seen = self.done.setdefault(record.iteration, set())
+            if record.game_id in seen:
+                continue
+            seen.add(record.game_id)
+            self.journal.record_game(record)
+            fresh.append(record)
+        if fresh:
+            self.games_played += len(fresh)
+            self._rate.append((time.monotonic(), self.games_played))
+            self._buffer = call(self.replay, "add_games", fresh).result()
+            self._emit(
+                "games",
+                {"finished": len(fresh), "games_played": self.games_played},
+            )
+
+    def _all_paused(self) -> bool:
+        return all(call(a, "status").result().paused for a in self.selfplay)
+
+    # ---- training, weights, evaluation ------------------------------------------------------
+    def _publish_initial_weights(self) -> None:
+        weights, version = call(self.learner, "weights_bytes").result()
+        self._publish(weights, version)
+        if self.best_weights is None:
+            self.best_weights = weights
+            self.best_version = version
+        if self.trained == 0 and not self.done:
+            self._checkpoint(0, None)
+
+    def _publish(self, weights: bytes, version: int) -> None:
+        self._weights, self._version = weights, version
+        shared = _share(weights)
+        for actor in self.selfplay:
+            call(actor, "set_weights", shared, version)
+        if self.inference is not None:
+            call(self.inference, "set_weights", shared, version)
+
+    def _advance_training(self) -> None:
+        if self._training is not None:
+            iteration, pending = self._training
+            if not pending.done():
+                return
+            metrics: IterationMetrics = pending.result()
+            self._training = None
+            weights, version = call(self.learner, "weights_bytes").result()
+            self._publish(weights, version)
+            self.trained = iteration
+            self._lr = metrics.lr
+            self.loss_history.append({"iteration": iteration, **asdict(metrics)})
+            self._checkpoint(iteration, metrics)
+            self._emit("iteration", {"iteration": iteration, "metrics": asdict(metrics)})
+            self._start_evaluation(iteration, weights)
+            return
+        nxt = self.trained + 1
+        if nxt > self.config.iterations or not self._iteration_complete(nxt):
+            return
+        if self.state in (STOPPING, STOPPED):
+            return
+        self._training = (nxt, call(self.learner, "train_iteration", nxt))
+        log.info("iteration %d: %d games in, training", nxt, len(self.done.get(nxt, ())))
+
+    def _start_evaluation(self, iteration: int, weights: bytes) -> None:
+        if self.evaluator is None or self.best_weights is None:
+            return
+        if self._evaluating is not None:
+            # One arena at a time; the newest candidate waits, older waiting ones are skipped.
+            if self._eval_waiting is not None:
+                log.info("arena for iteration %d skipped for a newer one", self._eval_waiting[0])
+            self._eval_waiting = (iteration, weights)
+            return
+        pending = call(self.evaluator, "arena", weights, self.best_weights, iteration=iteration)
+        self._evaluating = (iteration, weights, pending)
+
+    def _advance_evaluation(self) -> None:
+        if self._evaluating is None:
+            return
+        iteration, weights, pending = self._evaluating
+        if not pending.done():
+            return
+        self._evaluating = None
+        result: MatchResult = pending.result()
+        if self._eval_waiting is not None:
+            waiting, self._eval_waiting = self._eval_waiting, None
+            self._start_evaluation(*waiting)
+        candidate_elo, _ = elo.update(self.best_elo, self.best_elo, result.a_share)
+        promoted = result.a_share >= self.config.evaluation.promote_threshold
+        entry = {
+            "iteration": iteration,
+            "elo": candidate_elo,
+            "share": result.a_share,
+            "promoted": promoted,
+            "candidate_score": result.a.mean_score,
+            "best_score": result.b.mean_score,
+            "best_version": self.best_version,
+        }
+        self.elo_history.append(entry)
+        if promoted:
+            self.best_weights, self.best_version, self.best_elo = weights, iteration, candidate_elo
+            self.journal.save_best(iteration, weights, entry)
+        log.info(
+            "arena iteration %d: share %.3f, Elo %.0f%s",
+            iteration,
+            result.a_share,
+            candidate_elo,
+            " (promoted)" if promoted else "",
+        )
+        self._emit("evaluation", entry)
+
+    def _checkpoint(self, iteration: int, metrics: IterationMetrics | None) -> None:
+        state = call(self.learner, "state_bytes").result()
+        self.journal.record_event(self._progress_event("iteration_done", iteration=iteration))
+        self.journal.flush()
+        self.journal.save_checkpoint(
+            iteration,
+            {
+                "learner_state": state,
+                "weights_version": self._version,
+                "elo_history": list(self.elo_history),
+                "loss_history": list(self.loss_history),
+                "best_version": self.best_version,
+                "best_elo": self.best_elo,
+                "games_played": self.games_played,
+                "config": self.config.to_dict(),
+            },
+        )
+
+    def _progress_event(self, kind: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "type": kind,
+            "iteration": self.iteration,
+            "trained": self.trained,
+            "games_played": self.games_played,
+            "games_total": self.config.total_games,
+            "buffer_positions": self._buffer,
+            "timestamp": time.time(),
+            **extra,
+        }
+
+    # ---- reporting --------------------------------------------------------------------------
+    def games_per_min(self) -> float:
+        if len(self._rate) < 2:
+            return 0.0
+        (t0, g0), (t1, g1) = self._rate[0], self._rate[-1]
+        return (g1 - g0) / (t1 - t0) * 60.0 if t1 > t0 else 0.0
+
+    def status(self) -> CoordinatorStatus:
+        with self._lock:
+            it = min(self.iteration, self.config.iterations)
+            phase = self.config.phase_at(it)
+            total = self.config.total_games
+            rate = self.games_per_min()
+            left = total - self.games_played
+            return CoordinatorStatus(
+                state=self.state,
+                iteration=self.iteration,
+                iterations=self.config.iterations,
+                games_played=self.games_played,
+                games_total=total,
+                progress=self.games_played / total if total else 1.0,
+                iteration_games=len(self.done.get(it, ())),
+                iteration_games_total=phase.games_per_iteration,
+                games_per_min=rate,
+                eta_s=left / rate * 60.0 if rate > 0 else None,
+                phase=max(self._phase_index, 0) + 1,
+                determinizations=phase.determinizations,
+                simulations=phase.simulations,
+                weights_version=self._version,
+                trained_iterations=self.trained,
+                buffer_positions=self._buffer,
+                lr=self._lr,
+                actors=len(self.selfplay),
+                timestamp=time.time(),
+                error=self.error,
+            )
+
+    def history(self) -> dict[str, list[dict[str, Any]]]:
+        return {"elo": list(self.elo_history), "loss": list(self.loss_history)}
+
+    def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(kind, data)
+            except Exception:
+                log.warning("event listener failed", exc_info=True)
+
+
+def _share(weights: bytes) -> Any:
+    """Put large weights in Ray's object store once, not once per actor."""
+    try:
+        import ray
+
+        if ray.is_initialized():
+            return ray.put(weights)
+    except ImportError:  # pragma: no cover - ray is a dependency
+        pass
+    return weights

@@ -1,0 +1,40 @@
+"""ReplayService: the replay buffer as the ReplayBufferActor serves it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from blobrl.learner import TrainingBatch
+from blobrl.replay import ReplayBuffer, ReplayStats
+from blobrl.selfplay import GameRecord
+
+log = logging.getLogger(__name__)
+
+
+class ReplayService:
+    """Holds positions of recent games; samples training batches uniformly."""
+
+    def __init__(self, capacity: int, *, seed: int = 0):
+        self.buffer = ReplayBuffer(capacity)
+        self._rng = np.random.default_rng(seed)
+        log.info("replay buffer ready: %d positions", capacity)
+
+    def add_games(self, records: list[GameRecord]) -> int:
+        """Add finished games; returns the number of positions held."""
+        for record in records:
+            self.buffer.add_game(record)
+        return len(self.buffer)
+
+    def sample(self, batch_size: int) -> TrainingBatch:
+        return self.buffer.sample(batch_size, self._rng)
+
+    def size(self) -> int:
+        return len(self.buffer)
+
+    def stats(self) -> ReplayStats:
+        return self.buffer.stats()
+
+    def ping(self) -> str:
+        return "replay"

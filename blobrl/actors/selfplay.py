@@ -1,0 +1,199 @@
+"""SelfPlayService: a SelfPlayWorker running continuously in a background thread.
+
+The Coordinator keeps its queue topped up (``submit``) and drains finished games (``collect``);
+the worker never waits for either. Weights, search settings and pause take effect between two
+decisions, so a pause holds every game in flight exactly where it is and resume continues it.
+The Ray SelfPlayActor is this class behind ``ray.remote`` (see :mod:`blobrl.actors.compose`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from blobrl.mcts import Evaluator, SearchSettings
+from blobrl.selfplay import GameRecord, GameSpec, SelfPlayWorker, SpecSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SelfPlayStatus:
+    """What a self-play actor reports to the Coordinator."""
+
+    name: str
+    games: int
+    positions: int
+    queued: int
+    finished_waiting: int
+    paused: bool
+    weight_version: int
+    eval_fraction: float
+    evaluations: int
+    alive: bool
+    error: str | None
+
+
+class _Queue(SpecSource):
+    def __init__(self) -> None:
+        self._items: deque[GameSpec] = deque()
+        self._ready = threading.Condition()
+        self.closed = False
+
+    def put(self, specs: list[GameSpec]) -> None:
+        with self._ready:
+            self._items.extend(specs)
+            self._ready.notify_all()
+
+    def take(self) -> GameSpec | None:
+        with self._ready:
+            return self._items.popleft() if self._items else None
+
+    def drain(self) -> list[GameSpec]:
+        with self._ready:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
+    def exhausted(self) -> bool:
+        return self.closed
+
+    def wait(self, timeout: float) -> None:
+        with self._ready:
+            if not self._items and not self.closed:
+                self._ready.wait(timeout)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class SelfPlayService:
+    """Plays whatever games it is given, with whatever weights it was last given."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        evaluator_factory: Callable[[], Evaluator],
+        settings: SearchSettings,
+        games_in_flight: int,
+        trump_mode: str = "rotation",
+        scoring: str = "blob",
+        torch_threads: int | None = 1,
+    ):
+        if torch_threads is not None:
+            import torch
+
+            torch.set_num_threads(torch_threads)
+        self.name = name
+        self._evaluator = evaluator_factory()
+        self._worker = SelfPlayWorker(
+            self._evaluator,
+            settings=settings,
+            games_in_flight=games_in_flight,
+            trump_mode=trump_mode,
+            scoring=scoring,
+        )
+        self._queue = _Queue()
+        self._finished: deque[GameRecord] = deque()
+        self._lock = threading.Lock()
+        self._pending_weights: tuple[object, int] | None = None
+        self._pending_settings: SearchSettings | None = None
+        self._paused = threading.Event()
+        self._stop = threading.Event()
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True)
+        self._thread.start()
+        log.info("%s started (%d games in flight)", name, games_in_flight)
+
+    # ---- commands ---------------------------------------------------------------------------
+    def submit(self, specs: list[GameSpec]) -> int:
+        """Queue games; returns how many are queued (not yet started) afterwards."""
+        self._queue.put(specs)
+        return len(self._queue)
+
+    def collect(self) -> list[GameRecord]:
+        """Finished games since the last call, oldest first."""
+        with self._lock:
+            out = list(self._finished)
+            self._finished.clear()
+        return out
+
+    def set_weights(self, weights, version: int) -> None:
+        """Queue new weights (a state dict or its bytes); applied before the next decision.
+        Does nothing when the evaluator is remote (the InferenceServer holds the weights)."""
+        with self._lock:
+            self._pending_weights = (weights, version)
+
+    def set_settings(self, settings: SearchSettings) -> None:
+        with self._lock:
+            self._pending_settings = settings
+
+    def pause(self) -> None:
+        self._paused.set()
+
+    def resume(self) -> None:
+        self._paused.clear()
+
+    def cancel_queued(self) -> list[GameSpec]:
+        """Take back the games not started yet."""
+        return self._queue.drain()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Abandon games in flight and end the loop."""
+        self._stop.set()
+        self._paused.clear()
+        self._queue.closed = True
+        self._thread.join(timeout)
+        log.info("%s stopped", self.name)
+
+    def status(self) -> SelfPlayStatus:
+        stats = self._worker.stats
+        return SelfPlayStatus(
+            name=self.name,
+            games=stats.games,
+            positions=stats.positions,
+            queued=len(self._queue),
+            finished_waiting=len(self._finished),
+            paused=self._paused.is_set(),
+            weight_version=int(getattr(self._evaluator, "version", 0)),
+            eval_fraction=stats.eval_fraction,
+            evaluations=stats.evaluations,
+            alive=self._thread.is_alive(),
+            error=self._error,
+        )
+
+    def ping(self) -> str:
+        return self.name
+
+    # ---- the loop ---------------------------------------------------------------------------
+    def _between_decisions(self) -> bool:
+        """Apply pending weights/settings, hold while paused; True means stop."""
+        with self._lock:
+            weights, self._pending_weights = self._pending_weights, None
+            settings, self._pending_settings = self._pending_settings, None
+        if weights is not None and hasattr(self._evaluator, "set_weights"):
+            state, version = weights
+            if isinstance(state, bytes | bytearray):
+                from blobrl.nn import bytes_to_state_dict
+
+                state = bytes_to_state_dict(bytes(state))
+            self._evaluator.set_weights(state, version)
+        if settings is not None:
+            self._worker.set_settings(settings)
+        while self._paused.is_set() and not self._stop.is_set():
+            time.sleep(0.02)
+        return self._stop.is_set()
+
+    def _loop(self) -> None:
+        try:
+            for record in self._worker.play_iter(self._queue, should_stop=self._between_decisions):
+                with self._lock:
+                    self._finished.append(record)
+        except Exception as exc:  # reported through status(); the Coordinator decides
+            log.exception("%s crashed", self.name)
+            self._error = f"{type(exc).__name__}: {exc}"
