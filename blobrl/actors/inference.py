@@ -1,0 +1,401 @@
+"""The InferenceServer: one network, many callers, dynamic batching, versioned weights.
+
+Self-play and evaluation actors send whole leaf batches (``float32[B, FEATURES]``). The server
+queues them, merges the queue into one forward pass of up to ``max_batch`` rows (waiting at most
+``max_wait_ms`` after the oldest queued request arrived for the batch to fill), runs the network
+on a dedicated thread so that the event loop keeps accepting requests, and hands each caller
+exactly its own rows back.
+
+:class:`InferenceServer` is plain Python over asyncio and is tested without Ray. Its request
+methods are coroutines, so ``ray.remote(InferenceServer)`` is an async actor that answers many
+calls at once (:data:`InferenceServerActor`, with room for 1000 in flight);
+:class:`RemoteEvaluator` is the callable a search in another process uses to reach it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import ray
+import torch
+
+from blobrl.game import FEATURES
+from blobrl.nn import (
+    BlobNet,
+    NetworkConfig,
+    TorchEvaluator,
+    build_network,
+    bytes_to_state_dict,
+)
+
+Weights = bytes | Mapping[str, torch.Tensor]
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` is CUDA when this process sees a GPU, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass(frozen=True)
+class InferenceStats:
+    """Counters since the server started, and its throughput over a recent window."""
+
+    requests: int  # evaluate() calls answered or queued
+    rows: int  # positions evaluated
+    batches: int  # forward passes
+    mean_batch_rows: float
+    mean_queue_wait_ms: float  # arrival of a request to the dispatch of its first rows
+    evals_per_s: float  # rows per second over the last ``window_s`` seconds
+    window_s: float
+    device: str
+    version: int
+    gpu_memory_bytes: int  # allocated by torch on the server's GPU; 0 on the CPU
+
+
+@dataclass(eq=False)
+class _Request:
+    features: np.ndarray  # [B, FEATURES] float32
+    future: asyncio.Future
+    arrived: float  # perf_counter seconds
+    taken: int = 0  # rows already dispatched to a batch
+    done: int = 0  # rows answered
+    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.features.shape[0]
+
+
+@dataclass
+class _Swap:
+    state_dict: Mapping[str, torch.Tensor]
+    version: int
+    future: asyncio.Future
+
+
+class InferenceServer:
+    """Dynamic-batching evaluator over one :class:`TorchEvaluator`.
+
+    ``network`` is a :class:`NetworkConfig` (a fresh network is built, then ``weights`` loaded)
+    or an already built :class:`BlobNet`. ``device`` is ``auto`` (CUDA if available), ``cpu`` or
+    ``cuda[:i]``; on CUDA the model runs under bf16 autocast from a pinned staging buffer.
+    ``torch_threads``, when given, sets torch's (process-wide) intra-op thread count.
+
+    A request is never split between batches unless it alone exceeds ``max_batch``; then its
+    pieces run in consecutive batches. Weight swaps happen between batches and never while a
+    split request is part-way through, so every answer comes from one set of weights.
+
+    The batching loop starts on the first :meth:`evaluate` in the running event loop; all
+    coroutine methods must be awaited in that same loop. :meth:`close` stops it.
+    """
+
+    def __init__(
+        self,
+        network: NetworkConfig | BlobNet | None = None,
+        *,
+        weights: Weights | None = None,
+        version: int = 0,
+        device: str = "auto",
+        max_batch: int = 1024,
+        max_wait_ms: float = 2.0,
+        torch_threads: int | None = None,
+        window_s: float = 10.0,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_wait_ms < 0:
+            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
+        if torch_threads is not None:
+            torch.set_num_threads(torch_threads)
+        model = network if isinstance(network, torch.nn.Module) else build_network(network)
+        self.device = resolve_device(device)
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_ms / 1000.0
+        self.window_s = window_s
+        self._evaluator = TorchEvaluator(model, device=self.device, version=version)
+        if weights is not None:
+            self._evaluator.set_weights(_state_dict(weights), version)
+        cuda = self.device.type == "cuda"
+        staging = torch.zeros((max_batch, FEATURES), dtype=torch.float32)
+        # Pinned host memory lets the copy to the GPU run by DMA.
+        self._staging = (staging.pin_memory() if cuda else staging).numpy()
+        self._always_stage = cuda
+        # One thread runs every forward pass and every weight load, so they never overlap.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
+        self._executor.submit(self._evaluator, self._staging[:1]).result()  # warm up
+        self._queue: deque[_Request] = deque()
+        self._queued_rows = 0
+        self._swap: _Swap | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop_task: asyncio.Task | None = None
+        self._requests = 0
+        self._rows = 0
+        self._batches = 0
+        self._wait_s = 0.0
+        self._waits = 0
+        self._recent: deque[tuple[float, int]] = deque()  # (finish time, rows) per batch
+        self._started = time.perf_counter()
+
+    @classmethod
+    def from_config(
+        cls, config, network: NetworkConfig | BlobNet | None = None, **kwargs
+    ) -> InferenceServer:
+        """Build from the run config's ``inference:`` section (an ``InferenceConfig``)."""
+        return cls(
+            network,
+            device=config.device,
+            max_batch=config.max_batch,
+            max_wait_ms=config.max_wait_ms,
+            **kwargs,
+        )
+
+    @property
+    def version(self) -> int:
+        """Version of the weights that the next batch will use."""
+        return self._evaluator.version
+
+    def get_version(self) -> int:
+        """:attr:`version` as a method, for callers through a Ray handle."""
+        return self.version
+
+    # -- requests --------------------------------------------------------------------------
+
+    async def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
+        logits, values, _ = await self.evaluate_versioned(features)
+        return logits, values
+
+    async def evaluate_versioned(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """As :meth:`evaluate`, plus the version of the weights that produced the answer."""
+        features = np.asarray(features)
+        if features.ndim != 2 or features.shape[1] != FEATURES:
+            raise ValueError(f"features must be [B, {FEATURES}], got shape {features.shape}")
+        self._ensure_loop()
+        self._requests += 1
+        if features.shape[0] == 0:
+            return (
+                np.zeros((0, 65), np.float32),
+                np.zeros((0, 8), np.float32),
+                self.version,
+            )
+        request = _Request(
+            features, asyncio.get_running_loop().create_future(), time.perf_counter()
+        )
+        self._queue.append(request)
+        self._queued_rows += request.rows
+        self._wake.set()
+        return await request.future
+
+    async def set_weights(self, weights: Weights, version: int) -> None:
+        """Load ``weights`` (bytes from :func:`state_dict_to_bytes`, or a state dict) as
+        ``version``. Returns once the swap is done: batches before it used the old weights,
+        batches after it the new ones."""
+        state_dict = _state_dict(weights)
+        if self._loop_task is None or self._loop_task.done():
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                self._executor, self._evaluator.set_weights, state_dict, version
+            )
+            return
+        if self._swap is not None:  # a newer publication supersedes one not yet applied
+            previous, self._swap = self._swap, None
+            previous.future.set_result(None)
+        self._swap = _Swap(state_dict, version, asyncio.get_running_loop().create_future())
+        self._wake.set()
+        await self._swap.future
+
+    def stats(self) -> InferenceStats:
+        now = time.perf_counter()
+        self._trim_recent(now)
+        span = min(self.window_s, now - self._started)
+        recent_rows = sum(rows for _, rows in self._recent)
+        gpu = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
+        return InferenceStats(
+            requests=self._requests,
+            rows=self._rows,
+            batches=self._batches,
+            mean_batch_rows=self._rows / self._batches if self._batches else 0.0,
+            mean_queue_wait_ms=1000.0 * self._wait_s / self._waits if self._waits else 0.0,
+            evals_per_s=recent_rows / span if span > 0 else 0.0,
+            window_s=self.window_s,
+            device=str(self.device),
+            version=self.version,
+            gpu_memory_bytes=int(gpu),
+        )
+
+    async def close(self) -> None:
+        """Stop the batching loop (failing requests still queued) and the model thread."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+            self._loop_task = None
+        error = RuntimeError("InferenceServer closed")
+        while self._queue:
+            request = self._queue.popleft()
+            if not request.future.done():
+                request.future.set_exception(error)
+        if self._swap is not None and not self._swap.future.done():
+            self._swap.future.set_exception(error)
+        self._executor.shutdown(wait=True)
+
+    # -- the batching loop -----------------------------------------------------------------
+
+    def _ensure_loop(self) -> None:
+        if self._loop_task is None or self._loop_task.done():
+            self._wake = asyncio.Event()
+            self._loop_task = asyncio.get_running_loop().create_task(self._batch_loop())
+
+    async def _batch_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._drop_cancelled()
+            split_in_flight = bool(self._queue) and self._queue[0].taken > 0
+            if self._swap is not None and not split_in_flight:
+                swap, self._swap = self._swap, None
+                try:
+                    await loop.run_in_executor(
+                        self._executor, self._evaluator.set_weights, swap.state_dict, swap.version
+                    )
+                except Exception as exc:  # a bad state dict fails the publisher, not the server
+                    swap.future.set_exception(exc)
+                else:
+                    swap.future.set_result(None)
+                continue
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            # Let the batch fill until it is full or the oldest request has waited long enough.
+            deadline = self._queue[0].arrived + self.max_wait_s
+            while self._queued_rows < self.max_batch:
+                remaining = deadline - time.perf_counter()
+                if remaining <= 0:
+                    break
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+                except TimeoutError:
+                    break
+            self._drop_cancelled()
+            if self._queue:
+                await self._run_batch(loop, self._take_batch())
+
+    def _drop_cancelled(self) -> None:
+        while self._queue and self._queue[0].future.done() and self._queue[0].taken == 0:
+            self._queued_rows -= self._queue.popleft().rows
+
+    def _take_batch(self) -> list[tuple[_Request, int, int]]:
+        """Pieces (request, start, stop) for one forward pass, in queue order."""
+        pieces: list[tuple[_Request, int, int]] = []
+        size = 0
+        now = time.perf_counter()
+        while self._queue:
+            request = self._queue[0]
+            left = request.rows - request.taken
+            if size + left > self.max_batch:
+                if size > 0:
+                    break  # whole requests only, unless one alone exceeds max_batch
+                left = self.max_batch
+            if request.taken == 0:
+                self._wait_s += now - request.arrived
+                self._waits += 1
+            pieces.append((request, request.taken, request.taken + left))
+            request.taken += left
+            self._queued_rows -= left
+            size += left
+            if request.taken < request.rows:
+                break  # the rest of a split request goes first in the next batch
+            self._queue.popleft()
+        return pieces
+
+    async def _run_batch(
+        self, loop: asyncio.AbstractEventLoop, pieces: list[tuple[_Request, int, int]]
+    ) -> None:
+        size = sum(stop - start for _, start, stop in pieces)
+        (first, start, stop), whole = pieces[0], len(pieces) == 1
+        if whole and not self._always_stage and (start, stop) == (0, first.rows):
+            inputs = first.features  # one request: hand it over without a copy
+        else:
+            offset = 0
+            for request, start, stop in pieces:
+                self._staging[offset : offset + stop - start] = request.features[start:stop]
+                offset += stop - start
+            inputs = self._staging[:size]
+        version = self._evaluator.version  # swaps run on the same thread, never during a batch
+        try:
+            logits, values = await loop.run_in_executor(self._executor, self._evaluator, inputs)
+        except Exception as exc:
+            for request, _, _ in pieces:
+                self._fail(request, exc)
+            return
+        self._batches += 1
+        self._rows += size
+        self._recent.append((time.perf_counter(), size))
+        offset = 0
+        for request, start, stop in pieces:
+            n = stop - start
+            request.parts.append((logits[offset : offset + n], values[offset : offset + n]))
+            request.done += n
+            offset += n
+            if request.done == request.rows and not request.future.done():
+                if len(request.parts) == 1:
+                    out_logits, out_values = request.parts[0]
+                else:
+                    out_logits = np.concatenate([p[0] for p in request.parts])
+                    out_values = np.concatenate([p[1] for p in request.parts])
+                request.parts.clear()
+                request.future.set_result((out_logits, out_values, version))
+
+    def _fail(self, request: _Request, exc: BaseException) -> None:
+        if not request.future.done():
+            request.future.set_exception(exc)
+        if request.taken < request.rows and self._queue and self._queue[0] is request:
+            self._queued_rows -= request.rows - request.taken
+            self._queue.popleft()
+
+    def _trim_recent(self, now: float) -> None:
+        while self._recent and self._recent[0][0] < now - self.window_s:
+            self._recent.popleft()
+
+
+def _state_dict(weights: Weights) -> Mapping[str, torch.Tensor]:
+    return bytes_to_state_dict(weights) if isinstance(weights, bytes | bytearray) else weights
+
+
+# -- Ray ------------------------------------------------------------------------------------
+
+
+# Every concurrent evaluate call holds one slot; self-play actors have one in flight each.
+MAX_CONCURRENCY = 1000
+InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServer)
+
+
+class RemoteEvaluator:
+    """``evaluator(features) -> (logits, values)`` through an :data:`InferenceServerActor`
+    handle, for a search in another process. ``version`` is the version of the weights behind
+    the latest answer (asked of the server once, before the first one)."""
+
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self._version: int | None = None
+
+    @property
+    def version(self) -> int:
+        if self._version is None:
+            self._version = int(ray.get(self.handle.get_version.remote()))
+        return self._version
+
+    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, values, version = ray.get(self.handle.evaluate_versioned.remote(features))
+        self._version = int(version)
+        return logits, values
