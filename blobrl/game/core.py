@@ -88,7 +88,7 @@ _LOW13 = np.array(
 )
 
 
-# ---- bit helpers ------------------------------------------------------------------------------
+# ---- bit utilities ----------------------------------------------------------------------------
 @njit(cache=True, inline="always")
 def popcount(mask: int) -> int:
     """Number of cards in a 52-bit mask."""

@@ -304,7 +304,7 @@ def _make_state(
     return BlobState(vec)
 
 
-def turn_up(deck: Sequence[int], dealt: int) -> tuple[int, int]:
+def turn_up(deck: Sequence[int] | np.ndarray, dealt: int) -> tuple[int, int]:
     """Trump and turned-up card after ``dealt`` cards of the shuffled ``deck`` (card ids) went out:
     the next card's suit, or no trump (``NO_TRUMP``, ``NO_CARD``) when the pack is used up."""
     if dealt >= len(deck):

@@ -21,7 +21,7 @@ from blobrl.game import (
 )
 from blobrl.game.state import turn_up
 
-from .helpers import cards
+from .builders import cards
 
 # RULES.md, A hand: the pairs of the 3..8 x 5..9 grid that do not fit a pack.
 INFEASIBLE_FROM_RULES = [(6, 9), (7, 8), (7, 9), (8, 7), (8, 8), (8, 9)]

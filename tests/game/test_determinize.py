@@ -12,7 +12,7 @@ from blobrl.game import GameError, determinize, feasible_deals, from_deal, new_g
 from blobrl.game import core as kernels
 from blobrl.game.state import TRUMP_MODES
 
-from .helpers import bids, cards, play, play_randomly
+from .builders import bids, cards, play, play_randomly
 
 CLUBS, DIAMONDS, HEARTS, SPADES = 0, 1, 2, 3
 

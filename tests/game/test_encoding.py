@@ -21,7 +21,7 @@ from blobrl.game import (
 from blobrl.game import encoding as enc
 from blobrl.game.state import TRUMP_MODES
 
-from .helpers import bids, card, cards, play, play_randomly
+from .builders import bids, card, cards, play, play_randomly
 
 HEARTS = 2
 # Four players, dealer 1 (seat 2 leads), hearts trump. Seat 1 discards the 5 of spades on a club

@@ -7,7 +7,7 @@ import pytest
 
 from blobrl.game import FullGame, GameError, round_schedule
 
-from .helpers import play_randomly
+from .builders import play_randomly
 
 SPADES, HEARTS, CLUBS, DIAMONDS = 3, 2, 0, 1
 

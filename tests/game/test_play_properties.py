@@ -21,7 +21,7 @@ from blobrl.game import core as kernels
 from blobrl.game.rng import seed_streams
 from blobrl.game.state import TRUMP_MODES
 
-from .helpers import play_randomly
+from .builders import play_randomly
 
 FEASIBLE = feasible_deals()
 HANDS_BIDS_TRICKS = (kernels.F_HANDS, kernels.F_BIDS, kernels.F_TRICKS)

@@ -11,7 +11,7 @@ import pytest
 
 from blobrl.game import IllegalActionError, card_name, from_deal
 
-from .helpers import bid, bids, card, cards, play
+from .builders import bid, bids, card, cards, play
 
 HEARTS, CLUBS, SPADES = 2, 0, 3
 
