@@ -112,7 +112,7 @@ def test_not_a_game_log_is_refused(tmp_path):
 
 
 def test_missing_log_is_an_error_naming_the_file(tmp_path):
-    with pytest.raises(GameLogError, match="games.log: game log not found"):
+    with pytest.raises(GameLogError, match=r"games\.log: game log not found"):
         read_log(tmp_path / "games.log")
 
 
@@ -220,7 +220,7 @@ def test_damaged_last_record_is_dropped_with_a_warning(tmp_path, sample_log, cap
 
 def test_zeroed_tail_after_a_machine_crash_is_dropped(tmp_path, sample_log):
     # A filesystem may extend the file before the data blocks land: zeros at the end.
-    full, ends = sample_log
+    full, _ = sample_log
     path = tmp_path / "games.log"
     path.write_bytes(full + bytes(5000))
     with GameLog(path):

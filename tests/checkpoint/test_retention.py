@@ -13,7 +13,12 @@ def expected_from_rule(latest: int, best: int | None, first: int = 1) -> set[int
     keep = {latest} | ({best} if best is not None else set())
     for it in range(first, latest + 1):
         back = latest - it + 1
-        if back <= 10 or (back <= 30 and (it % 2 == 0 or it % 5 == 0)) or (31 <= back <= 50 and it % 5 == 0) or (back > 50 and it % 10 == 0):
+        last_ten = back <= 10
+        every_2nd = 11 <= back <= 30 and it % 2 == 0
+        kept_for_later = 11 <= back <= 30 and it % 5 == 0  # will be "every 5th" at 31..50 back
+        every_5th = 31 <= back <= 50 and it % 5 == 0
+        every_10th = back > 50 and it % 10 == 0
+        if last_ten or every_2nd or kept_for_later or every_5th or every_10th:
             keep.add(it)
     return keep
 
