@@ -18,6 +18,7 @@ from blobrl.checkpoint.gamelog import (
     read_log,
     record_from_msgpack,
     record_to_msgpack,
+    repair_log,
 )
 from blobrl.checkpoint.retention import iterations_to_keep
 from blobrl.checkpoint.rundir import CONFIG, GAMES_LOG, RunDir, RunDirError, RunSummary
@@ -56,4 +57,5 @@ __all__ = [
     "read_log",
     "record_from_msgpack",
     "record_to_msgpack",
+    "repair_log",
 ]

@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import numpy as np
 
+from blobrl.checkpoint import atomic
+
 if TYPE_CHECKING:
     from blobrl.selfplay.records import GameRecord
 
@@ -194,9 +196,10 @@ class LogScanner:
     the end of the last good record, ``torn_at`` the offset of a dropped tail (or None) and
     ``file_size`` the size that was read."""
 
-    def __init__(self, path: Path, *, meta_only: bool = False) -> None:
+    def __init__(self, path: Path, *, meta_only: bool = False, stop_at_damage: bool = False):
         self.path = path
         self.meta_only = meta_only
+        self.stop_at_damage = stop_at_damage
         self.good_end = 0
         self.torn_at: int | None = None
         self.file_size = 0
@@ -225,10 +228,11 @@ class LogScanner:
         while pos < size:
             problem, end, data = self._read(buf, pos, size)
             if problem is not None:
-                if _valid_record_after(buf, pos + 1, size):
+                if not self.stop_at_damage and _valid_record_after(buf, pos + 1, size):
                     raise GameLogError(
                         f"{self.path}: corrupt record at byte {pos} ({problem}) with valid records "
-                        "after it; the log is damaged before its end and was not read further"
+                        "after it; the log is damaged before its end and was not read further "
+                        "(repair_log keeps the records before the damage, moving the rest aside)"
                     )
                 self._drop_tail(pos, size, problem)
                 return
@@ -245,12 +249,8 @@ class LogScanner:
         _, kind, _, length, _ = _HEADER.unpack_from(buf, pos)
         start, end = pos + HEADER_SIZE, pos + HEADER_SIZE + length
         try:
-            if kind == KIND_GAME and self.meta_only:
-                unpacker = msgpack.Unpacker(raw=False)
-                unpacker.feed(buf[start : min(end, start + 4096)])
-                n = unpacker.read_map_header()
-                data = {unpacker.unpack(): unpacker.unpack() for _ in range(min(n, 2))}
-            else:
+            data = _game_meta(buf, start, end) if kind == KIND_GAME and self.meta_only else None
+            if data is None:
                 data = msgpack.unpackb(buf[start:end], raw=False)
         except Exception as e:  # msgpack raises several unrelated types
             return f"undecodable payload: {type(e).__name__}", pos, None
@@ -267,6 +267,20 @@ class LogScanner:
             problem,
             size - pos,
         )
+
+
+def _game_meta(buf: mmap.mmap, start: int, end: int) -> dict[str, Any] | None:
+    """``type`` and ``meta`` of a game payload, decoding no arrays; None when they are not the
+    first two keys within 4 KiB (then the caller decodes the whole payload)."""
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(buf[start : min(end, start + 4096)])
+    try:
+        if unpacker.read_map_header() < 2:
+            return None
+        data = {unpacker.unpack(): unpacker.unpack() for _ in range(2)}
+    except msgpack.OutOfData:
+        return None
+    return data if set(data) == {"type", "meta"} else None
 
 
 def _check_record(buf: mmap.mmap, pos: int, size: int) -> str | None:
@@ -352,6 +366,28 @@ def read_log(
     out.good_bytes = scan.good_end
     out.dropped_bytes = scan.file_size - scan.good_end if scan.torn_at is not None else 0
     return out
+
+
+def repair_log(path: str | os.PathLike[str]) -> Path | None:
+    """Cut a log damaged before its end at its first bad record, for a deliberate recovery.
+
+    The bytes from the damage on are moved to ``<path>.damaged-<offset>`` (returned; None when
+    the log was intact), so nothing is thrown away; the records before the damage are kept.
+    """
+    path = Path(path)
+    scan = LogScanner(path, meta_only=True, stop_at_damage=True)
+    for _ in scan:
+        pass
+    if scan.torn_at is None:
+        return None
+    aside = path.with_name(f"{path.name}.damaged-{scan.good_end}")
+    with open(path, "r+b") as f:
+        f.seek(scan.good_end)
+        atomic.write_bytes_atomic(aside, f.read())
+        f.truncate(scan.good_end)
+        f.flush()
+        os.fsync(f.fileno())
+    return aside
 
 
 # ---------------------------------------------------------------------------------------------

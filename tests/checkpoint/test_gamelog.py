@@ -26,6 +26,7 @@ from blobrl.checkpoint import (
     read_log,
     record_from_msgpack,
     record_to_msgpack,
+    repair_log,
 )
 from blobrl.checkpoint.bench import typical_record
 from blobrl.checkpoint.gamelog import FILE_MAGIC, HEADER_SIZE
@@ -277,3 +278,16 @@ def test_kill_9_mid_stream_loses_nothing_that_was_written(tmp_path):
     assert contents.last_progress.games_completed in (len(ids) - 1, len(ids))
     glog, _ = GameLog.open_for_resume(path)
     glog.close()
+
+
+def test_repair_keeps_the_records_before_damage_and_moves_the_rest_aside(tmp_path, sample_log):
+    full, ends = sample_log
+    damaged = bytearray(full)
+    damaged[ends[2] + HEADER_SIZE + 5] ^= 0x10
+    path = tmp_path / "games.log"
+    path.write_bytes(bytes(damaged))
+    aside = repair_log(path)
+    assert aside is not None and aside.name == f"games.log.damaged-{ends[2]}"
+    assert aside.read_bytes() == bytes(damaged[ends[2] :])
+    assert [g.game_id for g in read_log(path).games] == [0, 1]
+    assert repair_log(path) is None
