@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blobrl.actors.coordinator import Coordinator, Journal, ResumePoint
+from blobrl.actors.coordinator import Coordinator, Journal
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.handles import LocalHandle
 from blobrl.actors.learner import LearnerService
@@ -117,8 +118,20 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
     if kind == "learner":
         return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0}
     if kind == "coordinator":
-        return {"num_cpus": 0, "max_concurrency": 16}
+        # The run directory is on the machine that launched the run: keep the journal there.
+        return {"num_cpus": 0, "max_concurrency": 16, **_here()}
     return {"num_cpus": 0}
+
+
+def _here() -> dict[str, Any]:
+    """Pin an actor to this process's node (when running on Ray)."""
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    if not ray.is_initialized():
+        return {}
+    node = ray.get_runtime_context().get_node_id()
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=False)}
 
 
 def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **kwargs: Any) -> Any:
@@ -127,18 +140,20 @@ def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **k
         return LocalHandle(cls(**kwargs), actor_name)
     import ray
 
-    actor_cls = ray.remote(cls)
+    from blobrl.actors.supervise import supervised
+
+    actor_cls = ray.remote(supervised(cls, actor_name))
     return actor_cls.options(name=actor_name, **options).remote(**kwargs)
 
 
 def build(
     config: Config,
-    journal: Journal,
+    journal: Journal | Callable[[], Journal],
     *,
     remote: bool,
     resources: Resources,
-    resume: ResumePoint | None = None,
-    learner_state: bytes | None = None,
+    resume: bool = False,
+    first_iteration: int = 1,
     start_paused: bool = False,
     run_id: str = "blobrl",
 ) -> System:
@@ -175,10 +190,6 @@ def build(
         seed=config.run.seed,
         torch_threads=None if device == "cuda" else max(1, int(resources.cpus) // 8),
     )
-    if learner_state is not None:
-        from blobrl.actors.handles import call_now
-
-        call_now(learner, "load_state_bytes", learner_state)
     inference = None
     if placement == "server":
         from blobrl.actors.inference import InferenceServer
@@ -194,8 +205,7 @@ def build(
     else:
         factory = LocalNetwork(config.network)
     count = selfplay_actor_count(config, resources)
-    first = resume.trained + 1 if resume else 1
-    settings = config.search_at(min(first, config.iterations))
+    settings = config.search_at(min(first_iteration, config.iterations))
     selfplay = [
         spawn(
             SelfPlayService,

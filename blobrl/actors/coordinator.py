@@ -22,7 +22,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from blobrl.actors.handles import Call, call
@@ -59,6 +59,9 @@ class Journal(Protocol):
     def record_event(self, event: dict[str, Any]) -> None: ...
     def save_checkpoint(self, iteration: int, payload: dict[str, Any]) -> None: ...
     def save_best(self, iteration: int, weights: bytes, meta: dict[str, Any]) -> None: ...
+    def replay_games(self, on_game: Callable[[GameRecord], None]) -> int: ...
+    def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None: ...
+    def best_weights(self) -> bytes | None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
@@ -68,19 +71,6 @@ class ControlResult:
     success: bool
     message: str
     state: str
-
-
-@dataclass
-class ResumePoint:
-    """What a resumed run starts from (built from the game log and the latest checkpoint)."""
-
-    trained: int = 0  # last iteration whose training is checkpointed
-    done: dict[int, set[int]] = field(default_factory=dict)  # game indices logged per iteration
-    elo_history: list[dict[str, Any]] = field(default_factory=list)
-    loss_history: list[dict[str, Any]] = field(default_factory=list)
-    best_version: int = 0
-    best_elo: float = elo.START
-    best_weights: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +110,7 @@ class Coordinator:
         evaluator: Any | None,
         journal: Journal | Callable[[], Journal],
         inference: Any | None = None,
-        resume: ResumePoint | None = None,
+        resume: bool = False,
         start_paused: bool = False,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         poll_s: float = 0.02,
@@ -136,26 +126,28 @@ class Coordinator:
         self.on_event = on_event
         self.poll_s = poll_s
         self.sampler = config.game_mix_sampler()
-        point = resume or ResumePoint()
-        self.trained = point.trained
-        self.done: dict[int, set[int]] = {it: set(ix) for it, ix in point.done.items()}
-        self.elo_history = list(point.elo_history)
-        self.loss_history = list(point.loss_history)
-        self.best_version = point.best_version
-        self.best_elo = point.best_elo
-        self.best_weights = point.best_weights
-        self.games_played = sum(len(ix) for ix in self.done.values())
+        self.resume = resume
+        self.trained = 0  # last iteration whose training is done and checkpointed
+        self.done: dict[int, set[int]] = {}  # game indices recorded, per iteration
+        self.elo_history: list[dict[str, Any]] = []
+        self.loss_history: list[dict[str, Any]] = []
+        self.best_version = 0
+        self.best_elo = elo.START
+        self.best_weights: bytes | None = None
+        self.games_played = 0
         self.state = IDLE if start_paused else RUNNING
         self.error: str | None = None
         self._lock = threading.RLock()
         self._dispatched: dict[int, int] = {}  # next game index to hand out, per iteration
         self._queued: dict[int, int] = {}  # per actor: games it still has to start
         self._collect: dict[int, Call] = {}
+        self._submits: dict[int, Call] = {}
+        self._pause_checks: list[Call] = []
         self._training: tuple[int, Call] | None = None
         self._evaluating: tuple[int, bytes, Call] | None = None
         self._eval_waiting: tuple[int, bytes] | None = None
         self._weights: bytes | None = None
-        self._version = point.trained
+        self._version = 0
         self._phase_index = -1
         self._buffer = 0
         self._lr = 0.0
@@ -170,9 +162,7 @@ class Coordinator:
             if allowed is None:
                 return ControlResult(False, f"unknown command {command!r}", self.state)
             if self.state not in allowed:
-                return ControlResult(
-                    False, f"cannot {command} while {self.state}", self.state
-                )
+                return ControlResult(False, f"cannot {command} while {self.state}", self.state)
             before, self.state = self.state, allowed[self.state]
             if command == "pause":
                 self._each_actor("pause")
@@ -196,6 +186,8 @@ class Coordinator:
             len(self.selfplay),
         )
         try:
+            if self.resume:
+                self._restore()
             self._publish_initial_weights()
             if self.state == IDLE:
                 self._each_actor("pause")
@@ -255,6 +247,45 @@ class Coordinator:
         self._emit("state", {"state": STOPPED})
         log.info("run stopped at iteration %d with %d games", self.iteration, self.games_played)
 
+    def _restore(self) -> None:
+        """Rebuild the replay buffer and counters from the game log and the learner from the
+        latest checkpoint. Games logged after that checkpoint count: only games that were still
+        in flight are played again."""
+        batch: list[GameRecord] = []
+
+        def on_game(record: GameRecord) -> None:
+            seen = self.done.setdefault(record.iteration, set())
+            if record.game_id in seen:
+                return
+            seen.add(record.game_id)
+            batch.append(record)
+            if len(batch) >= 256:
+                self._buffer = call(self.replay, "add_games", list(batch)).result()
+                batch.clear()
+
+        self.journal.replay_games(on_game)
+        if batch:
+            self._buffer = call(self.replay, "add_games", batch).result()
+        self.games_played = sum(len(ix) for ix in self.done.values())
+        latest = self.journal.latest_checkpoint()
+        if latest is not None:
+            iteration, payload = latest
+            self._version = call(self.learner, "load_state", payload["learner_state"]).result()
+            self.trained = iteration
+            self.elo_history = list(payload.get("elo_history", []))
+            self.loss_history = list(payload.get("loss_history", []))
+            self.best_version = int(payload.get("best_version", 0))
+            self.best_elo = float(payload.get("best_elo", elo.START))
+            if self.loss_history:
+                self._lr = float(self.loss_history[-1].get("lr", 0.0))
+        self.best_weights = self.journal.best_weights()
+        log.info(
+            "resumed: %d games logged, training done through iteration %d, %d positions",
+            self.games_played,
+            self.trained,
+            self._buffer,
+        )
+
     # ---- self-play --------------------------------------------------------------------------
     @property
     def iteration(self) -> int:
@@ -287,17 +318,26 @@ class Coordinator:
         return specs
 
     def _top_up(self) -> None:
+        """Keep each actor's queue at least half full. Never waits on an actor: a slow or
+        unscheduled one simply gets no more games until it answers."""
         target = self.config.selfplay.games_in_flight
         current = self.iteration
         if current <= self.config.iterations:
             self._set_phase(current)
         for i, actor in enumerate(self.selfplay):
+            pending = self._submits.get(i)
+            if pending is not None:
+                if not pending.done():
+                    continue
+                del self._submits[i]
+                self._queued[i] = pending.result()
             missing = target - self._queued.get(i, 0)
             if missing <= target // 2:
                 continue
             specs = self._next_specs(missing)
             if specs:
-                self._queued[i] = call(actor, "submit", specs).result()
+                self._queued[i] = self._queued.get(i, 0) + len(specs)
+                self._submits[i] = call(actor, "submit", specs)
 
     def _set_phase(self, iteration: int) -> None:
         phases = self.config.schedule.phases
@@ -364,7 +404,14 @@ class Coordinator:
             )
 
     def _all_paused(self) -> bool:
-        return all(call(a, "status").result().paused for a in self.selfplay)
+        """Whether every actor has reported that it holds its games (asked without waiting)."""
+        if not self._pause_checks:
+            self._pause_checks = [call(a, "status") for a in self.selfplay]
+            return False
+        if not all(c.done() for c in self._pause_checks):
+            return False
+        checks, self._pause_checks = self._pause_checks, []
+        return all(c.result().paused for c in checks)
 
     # ---- training, weights, evaluation ------------------------------------------------------
     def _publish_initial_weights(self) -> None:
@@ -373,7 +420,7 @@ class Coordinator:
         if self.best_weights is None:
             self.best_weights = weights
             self.best_version = version
-        if self.trained == 0 and not self.done:
+        if not self.resume:
             self._checkpoint(0, None)
 
     def _publish(self, weights: bytes, version: int) -> None:
@@ -456,7 +503,7 @@ class Coordinator:
         self._emit("evaluation", entry)
 
     def _checkpoint(self, iteration: int, metrics: IterationMetrics | None) -> None:
-        state = call(self.learner, "state_bytes").result()
+        state = call(self.learner, "state").result()
         self.journal.record_event(self._progress_event("iteration_done", iteration=iteration))
         self.journal.flush()
         self.journal.save_checkpoint(

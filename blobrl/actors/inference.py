@@ -135,7 +135,7 @@ class InferenceServer:
         self._queue: deque[_Request] = deque()
         self._queued_rows = 0
         self._swap: _Swap | None = None
-        self._wake: asyncio.Event | None = None
+        self._wake = asyncio.Event()  # replaced in the loop that runs the batching task
         self._loop_task: asyncio.Task | None = None
         self._requests = 0
         self._rows = 0
@@ -377,7 +377,7 @@ def _state_dict(weights: Weights) -> Mapping[str, torch.Tensor]:
 
 # Every concurrent evaluate call holds one slot; self-play actors have one in flight each.
 MAX_CONCURRENCY = 1000
-InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServer)
+InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServer)  # type: ignore[call-overload]
 
 
 class RemoteEvaluator:

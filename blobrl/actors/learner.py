@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from typing import Any
@@ -71,16 +70,20 @@ class LearnerService:
         """The current weights (for the InferenceServer and self-play actors) and version."""
         return state_dict_to_bytes(self.learner.weights()), self.version
 
-    def state_bytes(self) -> bytes:
-        """The full training state (model, optimizer, scheduler, scaler, counters)."""
-        buf = io.BytesIO()
-        torch.save({"learner": self.learner.state_dict(), "version": self.version}, buf)
-        return buf.getvalue()
+    def state(self) -> dict[str, Any]:
+        """The full training state: model, optimizer, scheduler, scaler, counters, torch RNG."""
+        return {
+            "learner": self.learner.state_dict(),
+            "version": self.version,
+            "torch_rng": torch.get_rng_state(),
+        }
 
-    def load_state_bytes(self, data: bytes) -> int:
-        state = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    def load_state(self, state: dict[str, Any]) -> int:
+        """Restore :meth:`state`; training continues exactly where it was checkpointed."""
         self.learner.load_state_dict(state["learner"])
         self.version = int(state["version"])
+        if "torch_rng" in state:
+            torch.set_rng_state(state["torch_rng"])
         return self.version
 
     def lr(self) -> float:

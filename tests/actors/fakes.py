@@ -12,7 +12,7 @@ class MemoryJournal:
         self.games: list[Any] = []
         self.events: list[dict[str, Any]] = []
         self.checkpoints: dict[int, dict[str, Any]] = {}
-        self.best: list[tuple[int, dict[str, Any]]] = []
+        self.best: list[tuple[int, dict[str, Any], bytes]] = []
         self.flushes = 0
 
     def record_game(self, record) -> None:
@@ -25,7 +25,21 @@ class MemoryJournal:
         self.checkpoints[iteration] = payload
 
     def save_best(self, iteration, weights, meta) -> None:
-        self.best.append((iteration, meta))
+        self.best.append((iteration, meta, weights))
+
+    def replay_games(self, on_game) -> int:
+        for record in self.games:
+            on_game(record)
+        return len(self.games)
+
+    def latest_checkpoint(self):
+        if not self.checkpoints:
+            return None
+        last = max(self.checkpoints)
+        return last, self.checkpoints[last]
+
+    def best_weights(self):
+        return self.best[-1][2] if self.best else None
 
     def flush(self) -> None:
         self.flushes += 1

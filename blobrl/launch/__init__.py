@@ -1,0 +1,1 @@
+"""``python -m blobrl.launch``: start or join Ray and train (see :mod:`blobrl.launch.runner`)."""

@@ -1,0 +1,5 @@
+import sys
+
+from blobrl.launch.runner import main
+
+sys.exit(main())

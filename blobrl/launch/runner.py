@@ -1,0 +1,277 @@
+"""What ``python -m blobrl.launch`` does, step by step.
+
+Exit codes (DESIGN.md): 0 finished or stopped cleanly with a checkpoint; 2 bad input (config,
+flags, run directory, checkpoint) with a message naming the file, key and reason; 1 internal
+error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+
+log = logging.getLogger("blobrl.launch")
+
+
+class BadInput(Exception):
+    """Bad input from the user: printed as it is, exit 2, nothing touched."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m blobrl.launch",
+        description="Train a Blob player by self-play on an embedded local Ray or a cluster.",
+    )
+    p.add_argument("config", help="run config (YAML), e.g. configs/smoke.yaml")
+    p.add_argument(
+        "--address",
+        help="Ray cluster address (default: RAY_ADDRESS, a cluster "
+        "started with `ray start`, or an embedded local Ray)",
+    )
+    p.add_argument("--run-dir", help="where progress is kept (default: runs/<config name>)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --run-dir from the last game recorded",
+    )
+    mode.add_argument("--overwrite", action="store_true", help="replace the run in --run-dir")
+    p.add_argument(
+        "--force-schedule",
+        action="store_true",
+        help="with --resume: accept a changed schedule or config",
+    )
+    p.add_argument("--iterations", type=int, metavar="N", help="stop after iteration N")
+    p.add_argument(
+        "--start-paused", action="store_true", help="start idle; begin with POST /api/control/start"
+    )
+    p.add_argument("--preview-schedule", action="store_true", help="print the schedule and exit")
+    return p
+
+
+def load(args: argparse.Namespace):
+    """The config with command-line overrides (flags override fields, never copy them)."""
+    from blobrl.config import ConfigError, load_config
+
+    overrides: dict[str, Any] = {}
+    if args.iterations is not None:
+        if args.iterations < 1:
+            raise BadInput(f"--iterations must be >= 1, got {args.iterations}")
+        overrides["run.iterations"] = args.iterations
+    path = Path(args.config)
+    if not path.is_file():
+        raise BadInput(f"{path}: config file not found")
+    try:
+        return load_config(path, overrides)
+    except ConfigError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two resolved configs."""
+    out: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        where = f"{prefix}{key}"
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += config_differences(a, b, where + ".")
+        elif a != b:
+            out.append(f"{where}: {a!r} -> {b!r}")
+    return out
+
+
+@dataclass
+class RunPlan:
+    run_dir: Path
+    resume: bool
+
+
+def prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
+    """Apply the run-directory rules of DESIGN.md; raise :class:`BadInput` before touching
+    anything when they are not met."""
+    from blobrl.checkpoint import CheckpointError, GameLogError, RunDirError
+
+    try:
+        return _prepare_run_dir(args, config)
+    except (CheckpointError, GameLogError, RunDirError) as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
+    from blobrl.checkpoint import RunDir
+
+    path = Path(args.run_dir) if args.run_dir else Path("runs") / config.name
+    run_dir = RunDir(path)
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{path}: run directory is a file")
+    progress = path.is_dir() and run_dir.has_progress()
+    if progress and not (args.resume or args.overwrite):
+        summary = run_dir.summary()
+        raise BadInput(
+            f"{path} holds a run with progress (iteration {summary.iteration}, "
+            f"{summary.games_completed} games); continue it with --resume or replace it "
+            f"with --overwrite"
+        )
+    if args.resume and not progress:
+        raise BadInput(f"{path}: nothing to resume (no game log or checkpoint there)")
+    new = config.to_dict()
+    if args.resume:
+        if run_dir.store().iterations():
+            run_dir.store().load()  # refuses a damaged or too-new checkpoint before any work
+        old = run_dir.read_config()
+        if old is not None:
+            diffs = config_differences(old, new)
+            schedule = [d for d in diffs if d.startswith(("schedule", "game_mix", "run.seed"))]
+            if schedule and not args.force_schedule:
+                raise BadInput(
+                    f"{path}: the config differs from the one this run was started with:\n  "
+                    + "\n  ".join(diffs)
+                    + "\nresume with --force-schedule to accept the changes"
+                )
+            for line in diffs:
+                log.warning("config changed since the run started: %s", line)
+    if args.overwrite and progress:
+        run_dir.reset()
+        log.info("%s: previous run removed (--overwrite)", path)
+    run_dir.create()
+    run_dir.write_config(new)
+    return RunPlan(run_dir=path, resume=bool(args.resume))
+
+
+class StopSignals:
+    """First SIGINT/SIGTERM/SIGHUP asks for a clean stop; a second forces the exit (the log
+    is append-only and checkpoints are atomic, so nothing is corrupted either way)."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.signal_name = ""
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        name = signal.Signals(signum).name
+        if self.requested:
+            sys.stderr.write(
+                f"\n{name} again: forcing exit; the game log and checkpoints are "
+                "intact, resume with --resume\n"
+            )
+            os._exit(130)
+        self.requested = True
+        self.signal_name = name
+        sys.stderr.write(f"\n{name}: stopping (recording progress; {name} again to force)\n")
+
+
+def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
+    """Start (or join) Ray, build the actors, drive the run to its end or a stop."""
+    from blobrl.actors.compose import Resources, build
+    from blobrl.actors.handles import call
+    from blobrl.actors.journal import RunJournalFactory
+    from blobrl.launch.cluster import connect, disconnect
+    from blobrl.launch.progress import ProgressPrinter
+
+    signals = StopSignals()
+    signals.install()
+    info = connect(args.address)
+    print(f"Ray dashboard: {info.dashboard_url or 'not available'}", flush=True)
+    if info.cpus < 1:
+        raise BadInput(
+            f"the Ray cluster has no free CPU for self-play ({info.total_cpus:.0f} CPUs, all "
+            "reserved by other jobs)"
+        )
+    journal = RunJournalFactory(
+        str(plan.run_dir.resolve()),
+        fsync_interval_s=config.checkpoint.fsync_interval_s,
+        keep_all=config.checkpoint.keep_all,
+        min_free_disk_gb=config.checkpoint.min_free_disk_gb,
+    )
+    system = build(
+        config,
+        journal,
+        remote=True,
+        resources=Resources(info.cpus, info.gpus),
+        resume=plan.resume,
+        start_paused=args.start_paused,
+        run_id=f"blobrl-{config.name}-{os.getpid()}",
+    )
+    printer = ProgressPrinter()
+    outcome = EXIT_OK
+    try:
+        running = call(system.coordinator, "run")
+        stop_sent = False
+        last = 0.0
+        while not running.done():
+            if signals.requested and not stop_sent:
+                call(system.coordinator, "control", "stop")
+                stop_sent = True
+            if time.monotonic() - last >= 1.0:
+                last = time.monotonic()
+                try:
+                    printer.show(call(system.coordinator, "status").result(timeout=10))
+                except Exception:
+                    log.debug("status not available", exc_info=True)
+            time.sleep(0.1)
+        final = running.result()
+        printer.show(final, force=True)
+        printer.end()
+        if final.error:
+            print(f"error: {final.error}", file=sys.stderr)
+            outcome = EXIT_INTERNAL
+        elif signals.requested:
+            print(f"stopped by {signals.signal_name}; resume with --resume", flush=True)
+        else:
+            print(
+                f"finished: {final.games_played:,} games, {final.trained_iterations} "
+                f"iterations; run directory {plan.run_dir}",
+                flush=True,
+            )
+    except Exception as exc:
+        printer.end()
+        print(f"error: {exc}", file=sys.stderr)
+        outcome = EXIT_INTERNAL
+    finally:
+        try:
+            system.shutdown()
+        finally:
+            if info.embedded:
+                disconnect(info)
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        config = load(args)
+        if args.preview_schedule:
+            from blobrl.config import render_schedule
+
+            print(render_schedule(config))
+            return EXIT_OK
+        plan = prepare_run_dir(args, config)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return run(args, config, plan)
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        log.exception("launch failed")
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL
