@@ -1,0 +1,160 @@
+"""``load(spec)``: an agent from a short text, for the command line and the Python API.
+
+Specs:
+
+* ``random`` (``random@SEED`` for another seed), ``heuristic``;
+* a checkpoint path (``best_model.pt`` or ``iter_*.pt``), optionally with ``@KxS`` (search with K
+  determinizations x S simulations per decision; the default is 3x30) or ``@raw`` (the argmax of
+  the network's policy, no search);
+* ``package.module:factory``: ``factory()`` returns an object with ``act(state)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from blobrl.agents.base import Agent, RandomAgent
+from blobrl.agents.heuristic import HeuristicAgent
+from blobrl.agents.model import ModelAgent, play_settings
+
+DEFAULT_DETERMINIZATIONS = 3
+DEFAULT_SIMULATIONS = 30
+_FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_SEARCH_RE = re.compile(r"^(\d+)x(\d+)$")
+
+
+class AgentSpecError(ValueError):
+    """A spec that names no agent, or whose checkpoint or factory cannot be loaded."""
+
+
+def load(spec: str, *, seed: int = 0, device: str = "cpu") -> Agent:
+    """The agent named by ``spec`` (see the module docstring)."""
+    text = spec.strip()
+    if not text:
+        raise AgentSpecError("empty agent spec")
+    if text == "heuristic":
+        return HeuristicAgent()
+    if text == "random" or text.startswith("random@"):
+        suffix = text.partition("@")[2]
+        if suffix and not suffix.isdigit():
+            raise AgentSpecError(f"{spec!r}: random@SEED needs an integer seed")
+        return RandomAgent(int(suffix) if suffix else seed)
+    if _FACTORY_RE.match(text) and not text.endswith(".pt"):
+        return _from_factory(text)
+    path_text, at, suffix = text.rpartition("@") if "@" in text else (text, "", "")
+    path = Path(path_text)
+    if path.suffix != ".pt" and not path.is_file():
+        raise AgentSpecError(
+            f"unknown agent spec {spec!r}: expected random, heuristic, a checkpoint path "
+            "(.pt, optionally @KxS or @raw) or package.module:factory"
+        )
+    settings = _search_suffix(spec, suffix if at else "")
+    evaluator = _checkpoint_evaluator(path, device=device)
+    name = path.name + (f"@{suffix}" if at else "")
+    return ModelAgent(evaluator, settings=settings, seed=seed, name=name)
+
+
+def _search_suffix(spec: str, suffix: str):
+    if not suffix:
+        return play_settings(DEFAULT_DETERMINIZATIONS, DEFAULT_SIMULATIONS)
+    if suffix == "raw":
+        return None
+    match = _SEARCH_RE.match(suffix)
+    if not match or int(match[1]) < 1 or int(match[2]) < 1:
+        raise AgentSpecError(
+            f"{spec!r}: the suffix after '@' must be KxS (determinizations x simulations, "
+            f"both >= 1, e.g. @3x30) or raw, got {suffix!r}"
+        )
+    return play_settings(int(match[1]), int(match[2]))
+
+
+def _from_factory(text: str) -> Agent:
+    module_name, _, attr = text.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise AgentSpecError(f"{text!r}: cannot import module {module_name!r} ({e})") from e
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise AgentSpecError(f"{text!r}: module {module_name!r} has no callable {attr!r}")
+    agent = factory()
+    if not callable(getattr(agent, "act", None)):
+        raise AgentSpecError(
+            f"{text!r}: {attr}() returned {type(agent).__name__}, which has no act"
+        )
+    return agent
+
+
+# ---- checkpoints --------------------------------------------------------------------------------
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(model state dict, ``network`` config section or None) of a best or iteration checkpoint."""
+    from blobrl.checkpoint import CheckpointError
+    from blobrl.checkpoint.rundir import CONFIG
+    from blobrl.checkpoint.store import migrate, read_verified
+
+    try:
+        raw = read_verified(path)
+        if "model" in raw and "payload" not in raw:  # best_model.pt
+            migrate({"format_version": raw.get("format_version", 0)}, source=str(path))
+            weights = raw["model"]
+            config = raw.get("meta", {}).get("config")
+            if config is None:  # the run directory's resolved config, if this is one
+                config = _json_or_none(path.parent.parent / CONFIG)
+        else:
+            payload = migrate(raw, source=str(path))["payload"]
+            weights = _find_weights(payload)
+            config = payload.get("config")
+    except CheckpointError as e:
+        raise AgentSpecError(str(e)) from e
+    if weights is None:
+        raise AgentSpecError(f"{path}: the checkpoint holds no model weights")
+    network = config.get("network") if isinstance(config, dict) else None
+    return dict(weights), network
+
+
+def _find_weights(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The model's weights in an iteration checkpoint's payload (direct or in the learner state)."""
+    for route in (("model",), ("learner_state", "learner", "model"), ("learner_state", "model")):
+        node: Any = payload
+        for key in route:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            return node
+    return None
+
+
+def _json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _checkpoint_evaluator(path: Path, *, device: str):
+    from blobrl.nn import NetworkConfig, TorchEvaluator, build_network
+
+    if not path.is_file():
+        raise AgentSpecError(f"{path}: checkpoint not found")
+    weights, network = read_checkpoint(path)
+    known = {f.name for f in dataclasses.fields(NetworkConfig)}
+    try:
+        config = NetworkConfig(**{k: v for k, v in (network or {}).items() if k in known})
+    except (TypeError, ValueError) as e:
+        raise AgentSpecError(f"{path}: bad network config in the checkpoint ({e})") from e
+    model = build_network(config)
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise AgentSpecError(
+            f"{path}: the weights do not fit a {config.arch} network as configured ({first})"
+        ) from e
+    return TorchEvaluator(model, device=device)

@@ -1,0 +1,157 @@
+"""Duplicate-deal matches between any agents, with seat rotation.
+
+An agent plays against an opponent agent on the same deals: each deal of N players is played N
+times, the agent taking each seat in turn and the opponent agent every other seat. Every deal is
+then scored once per side (the agent's mean score per hand over its N plays, the opponents' over
+their N * (N - 1)), so the luck of the cards cancels in the paired difference. Intervals are over
+deals (the independent unit), at 95% with the normal approximation.
+
+Games are played many at a time: each step, the games waiting on the same side are decided in one
+``act_batch`` call when the agent has one (network and search agents), else one ``act`` each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from blobrl.agents.base import Agent, act_many
+from blobrl.evaluation.arena import Deal
+from blobrl.game import BlobState, new_game
+from blobrl.game import core as k
+
+AGENT, OPPONENTS = 0, 1
+
+
+@dataclass(frozen=True)
+class SideSummary:
+    """One side's results; score intervals are over deals."""
+
+    mean_score: float  # mean score per hand
+    ci95: float  # half-width of the 95% interval of mean_score (inf with fewer than 2 deals)
+    exact_rate: float  # fraction of hands whose bid was made exactly
+    mean_bid_error: float  # mean |bid - tricks|
+    hands: int  # seat-hands played
+
+
+@dataclass(frozen=True)
+class DuplicateResult:
+    deals: int
+    plays: int  # games played (deals x seat rotations)
+    agent: SideSummary
+    opponents: SideSummary
+    diff_mean: float  # mean over deals of (agent - opponents) score per hand
+    diff_ci95: float
+    better: int  # deals where the agent's mean beat the opponents'
+    worse: int
+    tied: int
+    per_deal_diff: tuple[float, ...]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("per_deal_diff")
+        return out
+
+
+def make_deals(num_players: int, num_cards: int, count: int, *, seed: int = 0) -> list[Deal]:
+    """``count`` deals of one size with seeds derived from ``seed``."""
+    base = np.random.SeedSequence(seed).generate_state(1)[0]
+    return [Deal(num_players, num_cards, int(base) * 1_000_003 + i) for i in range(count)]
+
+
+def interval95(values: np.ndarray) -> float:
+    """Half-width of the normal 95% interval of the mean of ``values``."""
+    if values.size < 2:
+        return math.inf
+    return float(1.96 * values.std(ddof=1) / math.sqrt(values.size))
+
+
+@dataclass
+class _Tally:
+    score_sum: np.ndarray  # [D] per deal
+    hands: np.ndarray  # [D] per deal
+    exact: int = 0
+    bid_error: int = 0
+
+    def summary(self) -> SideSummary:
+        per_deal = self.score_sum / np.maximum(self.hands, 1)
+        total = int(self.hands.sum())
+        return SideSummary(
+            mean_score=float(per_deal.mean()) if per_deal.size else 0.0,
+            ci95=interval95(per_deal),
+            exact_rate=self.exact / total if total else 0.0,
+            mean_bid_error=self.bid_error / total if total else 0.0,
+            hands=total,
+        )
+
+
+def _skip_forced(state: BlobState, buf: np.ndarray) -> None:
+    vec = state.vector
+    while vec[k.F_PHASE] != k.PHASE_TERMINAL and k.legal_actions(vec, buf) == 1:
+        k.apply_unchecked(vec, buf[0])
+
+
+def play_duplicate(
+    agent: Agent,
+    opponents: Agent,
+    deals: Sequence[Deal],
+    *,
+    trump_mode: str = "rotation",
+    scoring: str = "blob",
+    games_in_flight: int = 256,
+) -> DuplicateResult:
+    """Play every deal once per seat of ``agent`` (``opponents`` in the other seats)."""
+    games = [(d, seat) for d, deal in enumerate(deals) for seat in range(deal.num_players)]
+    tallies = [_Tally(np.zeros(len(deals)), np.zeros(len(deals))) for _ in (AGENT, OPPONENTS)]
+    players = (agent, opponents)
+    buf = np.empty(k.NUM_ACTIONS, np.int64)
+    for start in range(0, len(games), games_in_flight):
+        chunk = games[start : start + games_in_flight]
+        states = [
+            new_game(
+                deals[d].num_players,
+                deals[d].num_cards,
+                seed=deals[d].seed,
+                trump_mode=trump_mode,
+                scoring=scoring,
+            )
+            for d, _ in chunk
+        ]
+        while True:
+            for s in states:
+                _skip_forced(s, buf)
+            live = [i for i, s in enumerate(states) if not s.is_terminal()]
+            if not live:
+                break
+            for side in (AGENT, OPPONENTS):
+                mine = [i for i in live if (states[i].current_player == chunk[i][1]) == (side == 0)]
+                if not mine:
+                    continue
+                actions = act_many(players[side], [states[i] for i in mine])
+                for i, action in zip(mine, actions, strict=True):
+                    states[i].apply(action)
+        for (d, seat), s in zip(chunk, states, strict=True):
+            scores, bids, won = s.scores(), s.bids, s.tricks_won
+            for p in range(s.num_players):
+                tally = tallies[AGENT if p == seat else OPPONENTS]
+                tally.score_sum[d] += scores[p]
+                tally.hands[d] += 1
+                tally.exact += int(bids[p] == won[p])
+                tally.bid_error += abs(int(bids[p] or 0) - won[p])
+    a, o = tallies
+    diffs = a.score_sum / np.maximum(a.hands, 1) - o.score_sum / np.maximum(o.hands, 1)
+    return DuplicateResult(
+        deals=len(deals),
+        plays=len(games),
+        agent=a.summary(),
+        opponents=o.summary(),
+        diff_mean=float(diffs.mean()) if diffs.size else 0.0,
+        diff_ci95=interval95(diffs),
+        better=int((diffs > 1e-9).sum()),
+        worse=int((diffs < -1e-9).sum()),
+        tied=int((np.abs(diffs) <= 1e-9).sum()),
+        per_deal_diff=tuple(float(x) for x in diffs),
+    )
