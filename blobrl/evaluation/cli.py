@@ -8,7 +8,7 @@ import math
 import sys
 import time
 
-from blobrl.agents import AgentSpecError, load
+from blobrl.agents import Agent, AgentSpecError, load
 from blobrl.evaluation.match import DuplicateResult, make_deals, play_duplicate
 from blobrl.game import GameError, check_deal_size
 from blobrl.game.state import SCORINGS, TRUMP_MODES
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return _bad(f"--players/--cards: {e}")
     if args.deals < 1:
         return _bad(f"--deals must be >= 1, got {args.deals}")
-    agents = {}
+    agents: dict[str, Agent] = {}
     for flag, spec in (("--agent", args.agent), ("--opponents", args.opponents)):
         try:
             agents[flag] = load(spec, seed=args.seed + len(agents))
