@@ -155,6 +155,7 @@ def build(
     resume: bool = False,
     first_iteration: int = 1,
     start_paused: bool = False,
+    stop_after: int | None = None,
     run_id: str = "blobrl",
 ) -> System:
     """Create every actor of a run and the Coordinator that drives them."""
@@ -247,6 +248,7 @@ def build(
         journal=journal,
         resume=resume,
         start_paused=start_paused,
+        stop_after=stop_after,
     )
     log.info(
         "built %d self-play actors, inference %s on %s, %s",

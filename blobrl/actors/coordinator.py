@@ -112,6 +112,7 @@ class Coordinator:
         inference: Any | None = None,
         resume: bool = False,
         start_paused: bool = False,
+        stop_after: int | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         poll_s: float = 0.02,
     ):
@@ -126,6 +127,9 @@ class Coordinator:
         self.on_event = on_event
         self.poll_s = poll_s
         self.sampler = config.game_mix_sampler()
+        # ``--iterations N`` stops after N; the schedule and learning-rate curve stay the run's.
+        self.last_iteration = min(stop_after or config.iterations, config.iterations)
+        self._last_payload: dict[str, Any] | None = None
         self.resume = resume
         self.trained = 0  # last iteration whose training is done and checkpointed
         self.done: dict[int, set[int]] = {}  # game indices recorded, per iteration
@@ -182,7 +186,7 @@ class Coordinator:
         log.info(
             "coordinator running: iterations %d..%d, %d self-play actors",
             self.trained + 1,
-            self.config.iterations,
+            self.last_iteration,
             len(self.selfplay),
         )
         try:
@@ -223,7 +227,7 @@ class Coordinator:
         return self._finished.wait(timeout)
 
     def _complete(self) -> bool:
-        if self.trained < self.config.iterations:
+        if self.trained < self.last_iteration:
             return False
         # Wait for the last arena so the final Elo is in the history.
         return self._evaluating is None and self._eval_waiting is None
@@ -240,6 +244,7 @@ class Coordinator:
             except Exception:
                 log.warning("a self-play actor did not stop cleanly", exc_info=True)
         self._drain(final=True)
+        self._save_histories()
         self.journal.record_event(self._progress_event("stopped"))
         self.journal.flush()
         with self._lock:
@@ -291,7 +296,7 @@ class Coordinator:
     def iteration(self) -> int:
         """The first iteration whose games are not all in."""
         it = self.trained + 1
-        while it <= self.config.iterations and self._iteration_complete(it):
+        while it <= self.last_iteration and self._iteration_complete(it):
             it += 1
         return it
 
@@ -302,7 +307,7 @@ class Coordinator:
         """The next ``count`` games to hand out: the current iteration's first, then (while the
         learner works on it) the next one's, never further ahead."""
         specs: list[GameSpec] = []
-        limit = min(self.trained + 2, self.config.iterations)
+        limit = min(self.trained + 2, self.last_iteration)
         it = self.trained + 1
         while len(specs) < count and it <= limit:
             total = self.config.phase_at(it).games_per_iteration
@@ -322,7 +327,7 @@ class Coordinator:
         unscheduled one simply gets no more games until it answers."""
         target = self.config.selfplay.games_in_flight
         current = self.iteration
-        if current <= self.config.iterations:
+        if current <= self.last_iteration:
             self._set_phase(current)
         for i, actor in enumerate(self.selfplay):
             pending = self._submits.get(i)
@@ -448,7 +453,7 @@ class Coordinator:
             self._start_evaluation(iteration, weights)
             return
         nxt = self.trained + 1
-        if nxt > self.config.iterations or not self._iteration_complete(nxt):
+        if nxt > self.last_iteration or not self._iteration_complete(nxt):
             return
         if self.state in (STOPPING, STOPPED):
             return
@@ -506,19 +511,33 @@ class Coordinator:
         state = call(self.learner, "state").result()
         self.journal.record_event(self._progress_event("iteration_done", iteration=iteration))
         self.journal.flush()
-        self.journal.save_checkpoint(
-            iteration,
-            {
-                "learner_state": state,
-                "weights_version": self._version,
-                "elo_history": list(self.elo_history),
-                "loss_history": list(self.loss_history),
-                "best_version": self.best_version,
-                "best_elo": self.best_elo,
-                "games_played": self.games_played,
-                "config": self.config.to_dict(),
-            },
-        )
+        self._last_payload = {"iteration": iteration, "learner_state": state}
+        self.journal.save_checkpoint(iteration, self._payload(state))
+
+    def _save_histories(self) -> None:
+        """Re-save the last checkpoint when arena results came in after it, so the Elo history
+        on disk is complete (the learner state is the one of that checkpoint, not a partly
+        trained one)."""
+        last = self._last_payload
+        if last is None or not self.elo_history:
+            return
+        if last.get("elo_len") == len(self.elo_history):
+            return
+        self.journal.save_checkpoint(last["iteration"], self._payload(last["learner_state"]))
+
+    def _payload(self, state: Any) -> dict[str, Any]:
+        if self._last_payload is not None:
+            self._last_payload["elo_len"] = len(self.elo_history)
+        return {
+            "learner_state": state,
+            "weights_version": self._version,
+            "elo_history": list(self.elo_history),
+            "loss_history": list(self.loss_history),
+            "best_version": self.best_version,
+            "best_elo": self.best_elo,
+            "games_played": self.games_played,
+            "config": self.config.to_dict(),
+        }
 
     def _progress_event(self, kind: str, **extra: Any) -> dict[str, Any]:
         return {
@@ -526,7 +545,7 @@ class Coordinator:
             "iteration": self.iteration,
             "trained": self.trained,
             "games_played": self.games_played,
-            "games_total": self.config.total_games,
+            "games_total": self.config.games_before(self.last_iteration + 1),
             "buffer_positions": self._buffer,
             "timestamp": time.time(),
             **extra,
@@ -541,15 +560,15 @@ class Coordinator:
 
     def status(self) -> CoordinatorStatus:
         with self._lock:
-            it = min(self.iteration, self.config.iterations)
+            it = min(self.iteration, self.last_iteration)
             phase = self.config.phase_at(it)
-            total = self.config.total_games
+            total = self.config.games_before(self.last_iteration + 1)
             rate = self.games_per_min()
             left = total - self.games_played
             return CoordinatorStatus(
                 state=self.state,
                 iteration=self.iteration,
-                iterations=self.config.iterations,
+                iterations=self.last_iteration,
                 games_played=self.games_played,
                 games_total=total,
                 progress=self.games_played / total if total else 1.0,

@@ -22,12 +22,18 @@ class ClusterInfo:
 
 def connect(address: str | None = None) -> ClusterInfo:
     """Join the cluster at ``address`` (or RAY_ADDRESS, or one started with ``ray start``);
-    with none to be found, start an embedded local Ray with its dashboard on 127.0.0.1."""
+    with none to be found, or with ``address="local"``, start an embedded local Ray with its
+    dashboard on 127.0.0.1."""
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     embedded = False
-    if address or os.environ.get("RAY_ADDRESS"):
+    if address == "local":
+        embedded = True
+        context = ray.init(
+            address="local", include_dashboard=True, dashboard_host="127.0.0.1", log_to_driver=True
+        )
+    elif address or os.environ.get("RAY_ADDRESS"):
         context = ray.init(address=address, log_to_driver=True)
     else:
         try:

@@ -36,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", help="run config (YAML), e.g. configs/smoke.yaml")
     p.add_argument(
         "--address",
-        help="Ray cluster address (default: RAY_ADDRESS, a cluster "
-        "started with `ray start`, or an embedded local Ray)",
+        help="Ray cluster address (default: RAY_ADDRESS, a cluster started with `ray start`, "
+        "or else an embedded local Ray; `local` always starts an embedded one)",
     )
     p.add_argument("--run-dir", help="where progress is kept (default: runs/<config name>)")
     mode = p.add_mutually_exclusive_group()
@@ -61,34 +61,41 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load(args: argparse.Namespace):
-    """The config with command-line overrides (flags override fields, never copy them)."""
+    """The validated config. ``--iterations N`` is a stop point, not a config change: the
+    schedule and the learning-rate curve stay those of the whole run, so a run stopped at N
+    resumes past it unchanged."""
     from blobrl.config import ConfigError, load_config
 
-    overrides: dict[str, Any] = {}
-    if args.iterations is not None:
-        if args.iterations < 1:
-            raise BadInput(f"--iterations must be >= 1, got {args.iterations}")
-        overrides["run.iterations"] = args.iterations
     path = Path(args.config)
     if not path.is_file():
         raise BadInput(f"{path}: config file not found")
     try:
-        return load_config(path, overrides)
+        config = load_config(path)
     except ConfigError as exc:
         raise BadInput(str(exc)) from exc
+    if args.iterations is not None and not 1 <= args.iterations <= config.iterations:
+        raise BadInput(
+            f"--iterations must be 1..{config.iterations} (the run's length in {path}), "
+            f"got {args.iterations}"
+        )
+    return config
 
 
-def config_differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted keys whose values differ between two resolved configs."""
-    out: list[str] = []
-    for key in sorted(set(old) | set(new)):
-        where = f"{prefix}{key}"
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += config_differences(a, b, where + ".")
-        elif a != b:
-            out.append(f"{where}: {a!r} -> {b!r}")
-    return out
+def config_differences(old: Any, new: Any, where: str = "") -> list[str]:
+    """Dotted keys (with list indexes) whose values differ between two resolved configs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out: list[str] = []
+        for key in sorted(set(old) | set(new)):
+            out += config_differences(
+                old.get(key), new.get(key), f"{where}.{key}" if where else key
+            )
+        return out
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out += config_differences(a, b, f"{where}[{i}]")
+        return out
+    return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
 
 
 @dataclass
@@ -204,6 +211,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         resources=Resources(info.cpus, info.gpus),
         resume=plan.resume,
         start_paused=args.start_paused,
+        stop_after=args.iterations,
         run_id=f"blobrl-{config.name}-{os.getpid()}",
     )
     printer = ProgressPrinter()

@@ -1,0 +1,132 @@
+"""The launcher's command line: preview, bad input (exit 2, nothing touched), run directories."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from blobrl.checkpoint import GameLog, RunDir
+from blobrl.launch.runner import EXIT_BAD_INPUT, BadInput, build_parser, load, prepare_run_dir
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE = ROOT / "configs" / "smoke.yaml"
+
+
+def launch(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "blobrl.launch", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_preview_schedule_prints_every_phase_and_exits_0():
+    out = launch(str(ROOT / "configs" / "aggressive.yaml"), "--preview-schedule")
+    assert out.returncode == 0, out.stderr
+    for span in ("1-50", "51-150", "151-300", "301-450", "451-500"):
+        assert span in out.stdout
+    assert "5,000" in out.stdout and "15,000" in out.stdout
+
+
+def test_config_typo_exits_2_naming_file_and_key(tmp_path):
+    config = yaml.safe_load(SMOKE.read_text())
+    config["search"]["simulatons"] = 10
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    out = launch(str(bad), "--run-dir", str(tmp_path / "run"))
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "typo.yaml" in out.stderr and "simulatons" in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_config_exits_2():
+    out = launch("configs/does-not-exist.yaml")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "does-not-exist.yaml" in out.stderr
+
+
+def test_infeasible_deal_in_the_mix_exits_2(tmp_path):
+    config = yaml.safe_load(SMOKE.read_text())
+    config["game_mix"] = [{"players": 7, "cards": 8, "weight": 1.0}]
+    bad = tmp_path / "mix.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    out = launch(str(bad), "--preview-schedule")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "56 cards" in out.stderr
+
+
+def args_for(*argv: str):
+    return build_parser().parse_args([str(SMOKE), *argv])
+
+
+def run_dir_with_a_game(path: Path) -> None:
+    from blobrl.mcts import SearchSettings, uniform_evaluator
+    from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+    record = SelfPlayWorker(
+        uniform_evaluator, settings=SearchSettings(1, 2), games_in_flight=1
+    ).play([GameSpec(3, 2, seed=1, iteration=1)])[0]
+    RunDir(path).create()
+    with GameLog(RunDir(path).games_log) as log:
+        log.append_game(record)
+
+
+def test_run_dir_with_progress_needs_resume_or_overwrite(tmp_path):
+    run = tmp_path / "run"
+    run_dir_with_a_game(run)
+    before = (run / "games.log").read_bytes()
+    args = args_for("--run-dir", str(run))
+    with pytest.raises(BadInput, match="--resume or replace it with --overwrite"):
+        prepare_run_dir(args, load(args))
+    assert (run / "games.log").read_bytes() == before  # nothing touched
+
+
+def test_resume_without_progress_is_refused(tmp_path):
+    args = args_for("--run-dir", str(tmp_path / "empty"), "--resume")
+    with pytest.raises(BadInput, match="nothing to resume"):
+        prepare_run_dir(args, load(args))
+
+
+def test_overwrite_replaces_the_run(tmp_path):
+    run = tmp_path / "run"
+    run_dir_with_a_game(run)
+    args = args_for("--run-dir", str(run), "--overwrite")
+    plan = prepare_run_dir(args, load(args))
+    assert plan.run_dir == run and not plan.resume
+    assert not RunDir(run).has_progress()
+    assert (run / "config.json").exists()
+
+
+def test_resume_with_a_changed_schedule_names_the_differences(tmp_path):
+    run = tmp_path / "run"
+    args = args_for("--run-dir", str(run))
+    prepare_run_dir(args, load(args))
+    run_dir_with_a_game(run)
+    changed = yaml.safe_load(SMOKE.read_text())
+    changed["schedule"]["phases"][0]["simulations"] = 9
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(changed))
+    resume = build_parser().parse_args([str(path), "--run-dir", str(run), "--resume"])
+    with pytest.raises(
+        BadInput, match=r"(?s)schedule\.phases\[0\]\.simulations: 8 -> 9.*--force-schedule"
+    ):
+        prepare_run_dir(resume, load(resume))
+    forced = build_parser().parse_args(
+        [str(path), "--run-dir", str(run), "--resume", "--force-schedule"]
+    )
+    assert prepare_run_dir(forced, load(forced)).resume
+
+
+def test_iterations_flag_is_a_stop_point_not_a_config_change():
+    full = load(args_for())
+    assert load(args_for("--iterations", "2")).to_dict() == full.to_dict()
+    with pytest.raises(BadInput, match="--iterations"):
+        load(args_for("--iterations", "0"))
+    with pytest.raises(BadInput, match=r"--iterations must be 1\.\.10"):
+        load(args_for("--iterations", "11"))
