@@ -209,6 +209,7 @@ SUITES: dict[str, Callable[..., dict[str, float]]] = {
     "forward": forward,
     "selfplay": selfplay,
     "search_roots": search_roots,
+    "inference": __import__("blobrl.bench.inference", fromlist=["inference"]).inference,
 }
 
 
