@@ -305,9 +305,14 @@ class Coordinator:
 
     def _next_specs(self, count: int) -> list[GameSpec]:
         """The next ``count`` games to hand out: the current iteration's first, then (while the
-        learner works on it) the next one's, never further ahead."""
+        learner works on it) the next one's if it is in the same phase, never further ahead."""
         specs: list[GameSpec] = []
         limit = min(self.trained + 2, self.last_iteration)
+        # Search settings follow the phase of the iteration now played, so never run ahead
+        # into the next phase: every game is searched with its own phase's settings.
+        current = self.config.phase_at(min(self.iteration, self.last_iteration))
+        while limit > self.trained + 1 and self.config.phase_at(limit) != current:
+            limit -= 1
         it = self.trained + 1
         while len(specs) < count and it <= limit:
             total = self.config.phase_at(it).games_per_iteration

@@ -1,0 +1,190 @@
+"""The Coordinator drives real services in-process (local handles, no Ray)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from blobrl.actors.compose import Resources, build
+from blobrl.actors.coordinator import PAUSED, RUNNING, STOPPED, TRANSITIONS
+from blobrl.actors.handles import call_now
+from blobrl.config import config_from_dict
+
+from .fakes import MemoryJournal
+
+
+def tiny_config(iterations: int = 3, **sections):
+    phases = [
+        {
+            "first": 1,
+            "last": min(2, iterations),
+            "determinizations": 1,
+            "simulations": 3,
+            "games_per_iteration": 24,
+        }
+    ]
+    if iterations >= 3:
+        phases.append(
+            {
+                "first": 3,
+                "last": iterations,
+                "determinizations": 2,
+                "simulations": 3,
+                "games_per_iteration": 16,
+            }
+        )
+    data = {
+        "run": {"iterations": iterations, "seed": 7},
+        "schedule": {"phases": phases},
+        "game_mix": [{"players": 4, "cards": 3, "weight": 0.5},
+                     {"players": 3, "cards": 4, "weight": 0.5}],
+        "network": {"hidden": 16, "blocks": 1},
+        "learner": {"batch_size": 32, "steps_per_iteration": 2, "warmup_iterations": 1},
+        "selfplay": {"actors": 2, "games_in_flight": 4},
+        "replay": {"capacity": 4000, "min_positions_to_train": 10},
+        "evaluation": {"arena_deals": 2},
+    }  # fmt: skip
+    data.update(sections)
+    return config_from_dict(data)
+
+
+def start(config, journal, **kwargs):
+    system = build(config, journal, remote=False, resources=Resources(2, 0), **kwargs)
+    result: dict = {}
+
+    def run():
+        result["status"] = call_now(system.coordinator, "run", timeout=300)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return system, thread, result
+
+
+def coordinator(system):
+    return system.coordinator.obj
+
+
+def wait_for(predicate, timeout=60.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_run_plays_every_game_of_every_iteration_exactly_once():
+    config = tiny_config()
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    thread.join(300)
+    system.shutdown()
+    status = result["status"]
+    assert status.state == STOPPED and status.error is None
+    assert status.trained_iterations == 3 and status.weights_version == 3
+    keys = [(g.iteration, g.game_id) for g in journal.games]
+    assert len(keys) == len(set(keys)) == 24 + 24 + 16
+    for it, total in ((1, 24), (2, 24), (3, 16)):
+        assert sorted(i for t, i in keys if t == it) == list(range(total))
+    # Each game's deal is the one the mix sampler assigns to its (iteration, index).
+    sampler = config.game_mix_sampler()
+    for g in journal.games:
+        assert (g.num_players, g.num_cards) == sampler.draw(g.iteration, g.game_id)
+        assert g.seed == sampler.deal_seed(g.iteration, g.game_id)
+    # Phase 2 (iteration 3) searched with 2 worlds.
+    assert {g.determinizations for g in journal.games if g.iteration == 3} == {2}
+    # A checkpoint per iteration (0 = the initial weights) and the histories in the last one.
+    assert sorted(journal.checkpoints) == [0, 1, 2, 3]
+    assert len(journal.checkpoints[3]["loss_history"]) == 3
+    assert status.buffer_positions == sum(g.num_positions for g in journal.games)
+
+
+def test_every_transition_not_in_the_table_is_refused_with_the_state():
+    config = tiny_config(iterations=1)
+    system = build(config, MemoryJournal(), remote=False, resources=Resources(1, 0),
+                   start_paused=True)  # fmt: skip
+    coord = coordinator(system)
+    try:
+        states = ["idle", "running", "pausing", "paused", "stopping", "stopped"]
+        for state in states:
+            for command, allowed in TRANSITIONS.items():
+                coord.state = state
+                result = coord.control(command)
+                assert result.success == (state in allowed), (state, command)
+                if result.success:
+                    assert result.state == allowed[state]
+                else:
+                    assert result.state == state and f"while {state}" in result.message
+        coord.state = "running"
+        assert not coord.control("explode").success
+    finally:
+        system.shutdown()
+
+
+def test_pause_holds_self_play_and_resume_continues_it():
+    config = tiny_config(iterations=2)
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.games_played >= 4)
+    assert coord.control("pause").success
+    assert wait_for(lambda: coord.state == PAUSED, timeout=10)
+    held = coord.games_played
+    time.sleep(1.0)
+    assert coord.games_played == held  # nothing finishes while paused
+    assert not coord.control("pause").success
+    assert coord.control("resume").state == RUNNING
+    thread.join(300)
+    system.shutdown()
+    assert result["status"].games_played == 48
+
+
+def test_start_paused_waits_for_start():
+    config = tiny_config(iterations=1)
+    system, thread, result = start(config, MemoryJournal(), start_paused=True)
+    coord = coordinator(system)
+    time.sleep(1.0)
+    assert coord.state == "idle" and coord.games_played == 0
+    assert coord.control("start").success
+    thread.join(300)
+    system.shutdown()
+    assert result["status"].games_played == 24
+
+
+def test_stop_mid_run_then_resume_counts_no_game_twice():
+    config = tiny_config(iterations=3)
+    journal = MemoryJournal()
+    system, thread, _ = start(config, journal)
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.games_played >= 30)
+    coord.control("stop")
+    thread.join(60)
+    system.shutdown()
+    first = [(g.iteration, g.game_id) for g in journal.games]
+    assert len(first) == len(set(first))
+    trained = max(journal.checkpoints)
+
+    system, thread, result = start(config, journal, resume=True)
+    thread.join(300)
+    system.shutdown()
+    keys = [(g.iteration, g.game_id) for g in journal.games]
+    assert len(keys) == len(set(keys)) == 64  # the logged games were not played again
+    assert keys[: len(first)] == first
+    assert result["status"].games_played == 64
+    assert result["status"].trained_iterations == 3
+    losses = journal.checkpoints[3]["loss_history"]
+    assert [entry["iteration"] for entry in losses] == [1, 2, 3]
+    assert trained >= 0
+
+
+@pytest.mark.parametrize("stop_after", [1, 2])
+def test_stop_after_ends_at_that_iteration(stop_after):
+    config = tiny_config(iterations=3)
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal, stop_after=stop_after)
+    thread.join(300)
+    system.shutdown()
+    assert result["status"].trained_iterations == stop_after
+    assert {g.iteration for g in journal.games} == set(range(1, stop_after + 1))
