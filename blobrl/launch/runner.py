@@ -190,8 +190,9 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
     from blobrl.launch.progress import ProgressPrinter
 
     signals = StopSignals()
-    signals.install()
     info = connect(args.address)
+    # After ray.init, which installs a SIGTERM handler of its own in the driver.
+    signals.install()
     print(f"Ray dashboard: {info.dashboard_url or 'not available'}", flush=True)
     if info.cpus < 1:
         raise BadInput(
