@@ -18,6 +18,7 @@ invalid transition returns a refusal with the reason, which the API turns into a
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -155,8 +156,15 @@ class Coordinator:
         self._phase_index = -1
         self._buffer = 0
         self._lr = 0.0
+        self._learner_rate: float | None = None
         self._rate: deque[tuple[float, int]] = deque(maxlen=600)
         self._finished = threading.Event()
+        self._events: deque[dict[str, Any]] = deque(maxlen=2000)
+        self._event_seq = 0
+        self._event_ready = threading.Condition()
+        self._last_metrics: dict[str, Any] = {}
+        self._selfplay_stats: list[Any] = []
+        self._stats_call: list[Call] = []
 
     # ---- control ----------------------------------------------------------------------------
     def control(self, command: str) -> ControlResult:
@@ -452,6 +460,7 @@ class Coordinator:
             self._publish(weights, version)
             self.trained = iteration
             self._lr = metrics.lr
+            self._learner_rate = self._poll_learner_rate()
             self.loss_history.append({"iteration": iteration, **asdict(metrics)})
             self._checkpoint(iteration, metrics)
             self._emit("iteration", {"iteration": iteration, "metrics": asdict(metrics)})
@@ -464,6 +473,12 @@ class Coordinator:
             return
         self._training = (nxt, call(self.learner, "train_iteration", nxt))
         log.info("iteration %d: %d games in, training", nxt, len(self.done.get(nxt, ())))
+
+    def _poll_learner_rate(self) -> float | None:
+        try:
+            return float(call(self.learner, "rate").result(timeout=5))
+        except Exception:
+            return None
 
     def _start_evaluation(self, iteration: int, weights: bytes) -> None:
         if self.evaluator is None or self.best_weights is None:
@@ -597,11 +612,118 @@ class Coordinator:
         return {"elo": list(self.elo_history), "loss": list(self.loss_history)}
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
+        """Record an event for :meth:`events_since` (the API's WebSocket) and listeners."""
+        with self._event_ready:
+            self._event_seq += 1
+            self._events.append(
+                {"seq": self._event_seq, "type": kind, "data": data, "timestamp": time.time()}
+            )
+            self._event_ready.notify_all()
         if self.on_event is not None:
             try:
                 self.on_event(kind, data)
             except Exception:
                 log.warning("event listener failed", exc_info=True)
+
+    def events_since(self, seq: int, timeout: float = 1.0) -> tuple[list[dict[str, Any]], int]:
+        """Events after ``seq`` (waiting up to ``timeout`` s for one) and the newest seq.
+
+        Events are ``{seq, type, data, timestamp}``; types: ``state``, ``phase``, ``games``,
+        ``iteration``, ``evaluation``, ``error``. Only the last 2,000 are kept; a caller that
+        fell further behind gets what is left.
+        """
+        with self._event_ready:
+            if self._event_seq <= seq:
+                self._event_ready.wait(timeout)
+            events = [e for e in self._events if e["seq"] > seq]
+            return events, self._event_seq
+
+    def metrics(self) -> dict[str, Any]:
+        """Training and throughput numbers for the API and dashboards (NaN-free, JSON-ready)."""
+        last = self.loss_history[-1] if self.loss_history else {}
+        elo_entry = self.elo_history[-1] if self.elo_history else {}
+        sp = self._poll_selfplay_stats()
+        evaluations = sum(x.evaluations for x in sp)
+        inference = self._inference_stats()
+        return {
+            "iteration": self.trained,
+            "policy_loss": _finite(last.get("policy_loss")),
+            "value_loss": _finite(last.get("value_loss")),
+            "total_loss": _finite(last.get("total_loss")),
+            "policy_accuracy": _finite(last.get("policy_accuracy")),
+            "policy_entropy": _finite(last.get("policy_entropy")),
+            "value_calibration_error": _finite(last.get("value_error")),
+            "learning_rate": _finite(last.get("lr")),
+            "elo": _finite(elo_entry.get("elo", self.best_elo)),
+            "best_elo": self.best_elo,
+            "best_version": self.best_version,
+            "games_played": self.games_played,
+            "games_per_min": self.games_per_min(),
+            "buffer_positions": self._buffer,
+            "selfplay_evaluations": evaluations,
+            "selfplay_eval_fraction": (sum(x.eval_fraction for x in sp) / len(sp) if sp else None),
+            "inference_batch_size": inference.get("mean_batch_rows"),
+            "inference_evals_per_s": inference.get("evals_per_s"),
+            "inference_queue_wait_ms": inference.get("mean_queue_wait_ms"),
+            "gpu_memory_bytes": inference.get("gpu_memory_bytes", 0),
+            "learner_steps_per_s": self._learner_rate,
+            "actors": len(self.selfplay),
+            "timestamp": time.time(),
+        }
+
+    def _poll_selfplay_stats(self) -> list[Any]:
+        """The last answers of the actors' status calls (asked again without waiting)."""
+        if self._stats_call and all(c.done() for c in self._stats_call):
+            try:
+                self._selfplay_stats = [c.result() for c in self._stats_call]
+            except Exception:
+                log.debug("self-play status failed", exc_info=True)
+            self._stats_call = []
+        if not self._stats_call:
+            self._stats_call = [call(a, "status") for a in self.selfplay]
+        return self._selfplay_stats
+
+    def _inference_stats(self) -> dict[str, Any]:
+        if self.inference is None:
+            return {}
+        try:
+            stats = call(self.inference, "stats").result(timeout=2)
+        except Exception:
+            return {}
+        return {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(stats).items()}
+
+    def config_view(self) -> dict[str, Any]:
+        """The resolved config and where the run is in its schedule."""
+        it = min(self.iteration, self.last_iteration)
+        phases = self.config.schedule.phases
+        index = next(i for i, p in enumerate(phases) if p.first <= it <= p.last)
+        phase = phases[index]
+        search = self.config.search_at(it)
+        return {
+            "config": self.config.to_dict(),
+            "phase": {
+                "index": index + 1,
+                "first": phase.first,
+                "last": phase.last,
+                "determinizations": phase.determinizations,
+                "simulations": phase.simulations,
+                "games_per_iteration": phase.games_per_iteration,
+                "root": search.root,
+            },
+            "iteration": it,
+            "learning_rate": self._lr,
+        }
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a float, or None when missing or not finite (JSON has no NaN)."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _share(weights: bytes) -> Any:

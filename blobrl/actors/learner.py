@@ -86,6 +86,10 @@ class LearnerService:
             torch.set_rng_state(state["torch_rng"])
         return self.version
 
+    def rate(self) -> float:
+        """Optimizer steps per second over the last iteration."""
+        return self.steps_per_s
+
     def lr(self) -> float:
         return float(self.learner.scheduler.lr)
 
