@@ -255,6 +255,7 @@ class Coordinator:
         self._save_histories()
         self.journal.record_event(self._progress_event("stopped"))
         self.journal.flush()
+        self.journal.close()
         with self._lock:
             self.state = STOPPED
         self._emit("state", {"state": STOPPED})

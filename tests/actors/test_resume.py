@@ -1,0 +1,148 @@
+"""Interrupt a run at exact moments and resume it from its run directory (real game log and
+checkpoints on disk): nothing finished is lost or counted twice, the replay buffer holds exactly
+the logged games, the learning rate continues its curve and the Elo history is kept."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from blobrl.actors.compose import Resources, build
+from blobrl.actors.journal import RunJournalFactory
+from blobrl.checkpoint import CheckpointStore, iter_log
+from blobrl.config import lr_schedule
+
+from .test_coordinator import coordinator, start, tiny_config, wait_for
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def logged(run_dir) -> list[tuple[int, int, int]]:
+    out = []
+    for entry in iter_log(run_dir / "games.log", meta_only=True):
+        if entry.is_game:
+            m = entry.data["meta"]
+            out.append((m["iteration"], m["game_id"], m["positions"]))
+    return out
+
+
+def journal_for(run_dir):
+    return RunJournalFactory(str(run_dir), fsync_interval_s=0.2, keep_all=True)
+
+
+class Gate:
+    """Blocks a service method until released; records that it was reached."""
+
+    def __init__(self, obj, method: str):
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        original = getattr(obj, method)
+
+        def gated(*args, **kwargs):
+            self.reached.set()
+            self.release.wait(120)
+            return original(*args, **kwargs)
+
+        setattr(obj, method, gated)
+
+
+def stop_and_wait(system, thread) -> None:
+    coordinator(system).control("stop")
+    thread.join(120)
+    assert not thread.is_alive()
+
+
+def check_resumed_run(run_dir, config, before):
+    """Resume to the end and check the invariants against what was logged before."""
+    system, thread, result = start(config, journal_for(run_dir), resume=True)
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.games_played >= len(before), timeout=60)
+    thread.join(300)
+    replay = system.replay.obj
+    system.shutdown()
+    status = result["status"]
+    assert status.error is None and status.trained_iterations == config.iterations
+    after = logged(run_dir)
+    keys = [(it, gid) for it, gid, _ in after]
+    assert after[: len(before)] == before  # nothing recorded was lost or rewritten
+    assert len(keys) == len(set(keys)) == 24 + 24 + 16  # nothing counted twice
+    assert status.games_played == len(keys)
+    # The buffer holds exactly the logged games (its capacity exceeds the whole run).
+    assert len(replay.buffer) == sum(p for _, _, p in after)
+    # The learning rate followed the curve through the interruption.
+    latest = CheckpointStore(run_dir).load()
+    curve = lr_schedule(config)
+    lrs = [entry["lr"] for entry in latest.payload["loss_history"]]
+    assert [entry["iteration"] for entry in latest.payload["loss_history"]] == [1, 2, 3]
+    assert lrs == pytest.approx([curve.lr_at(i) for i in (1, 2, 3)])
+    return latest
+
+
+def test_interrupt_at_an_iteration_boundary(tmp_path):
+    config = tiny_config(3)
+    system, thread, _ = start(config, journal_for(tmp_path))
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.trained >= 1, timeout=120)
+    stop_and_wait(system, thread)
+    system.shutdown()
+    before = logged(tmp_path)
+    elo_before = CheckpointStore(tmp_path).load().payload["elo_history"]
+    latest = check_resumed_run(tmp_path, config, before)
+    assert latest.payload["elo_history"][: len(elo_before)] == elo_before
+
+
+def test_interrupt_mid_training(tmp_path):
+    config = tiny_config(3)
+    system = build(config, journal_for(tmp_path), remote=False, resources=Resources(2, 0))
+    gate = Gate(system.learner.obj, "train_iteration")
+    result: dict = {}
+    thread = threading.Thread(
+        target=lambda: result.setdefault("s", system.coordinator.obj.run()), daemon=True
+    )
+    thread.start()
+    assert gate.reached.wait(120)  # iteration 1's games are in and training has begun
+    stop_and_wait(system, thread)
+    gate.release.set()
+    system.shutdown()
+    before = logged(tmp_path)
+    assert len([g for g in before if g[0] == 1]) == 24
+    assert CheckpointStore(tmp_path).iterations() == [0]  # the interrupted training is redone
+    check_resumed_run(tmp_path, config, before)
+
+
+def test_interrupt_mid_evaluation(tmp_path):
+    config = tiny_config(3)
+    system = build(config, journal_for(tmp_path), remote=False, resources=Resources(2, 0))
+    gate = Gate(system.evaluator.obj, "arena")
+    thread = threading.Thread(target=system.coordinator.obj.run, daemon=True)
+    thread.start()
+    assert gate.reached.wait(120)
+    stop_and_wait(system, thread)
+    gate.release.set()
+    system.shutdown()
+    before = logged(tmp_path)
+    elo_before = CheckpointStore(tmp_path).load().payload["elo_history"]
+    latest = check_resumed_run(tmp_path, config, before)
+    assert latest.payload["elo_history"][: len(elo_before)] == elo_before
+
+
+def test_several_interrupt_resume_cycles(tmp_path):
+    config = tiny_config(3)
+    seen: list[int] = []
+    before: list = []
+    for cycle in range(3):
+        system, thread, _ = start(config, journal_for(tmp_path), resume=cycle > 0)
+        coord = coordinator(system)
+        target = len(before) + 10
+        assert wait_for(lambda coord=coord, t=target: coord.games_played >= t, timeout=120)
+        time.sleep(0.2 * cycle)
+        stop_and_wait(system, thread)
+        system.shutdown()
+        now = logged(tmp_path)
+        assert now[: len(before)] == before
+        seen.append(len(now))
+        before = now
+    assert seen == sorted(seen)  # games completed never went backwards
+    check_resumed_run(tmp_path, config, before)
