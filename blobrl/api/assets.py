@@ -1,0 +1,56 @@
+"""The dashboard's files (dashboards/web) and the charting library, served without a CDN.
+
+The charts use plotly.js from the ``plotly`` Python package, which ships ``plotly.min.js``
+as package data; nothing is fetched from the internet.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import mimetypes
+from pathlib import Path
+
+from fastapi import HTTPException
+from fastapi.responses import FileResponse
+
+import blobrl
+
+DASHBOARD_DIR = Path(blobrl.__file__).resolve().parents[1] / "dashboards" / "web"
+PAGES = {"index.html", "dashboard.js", "dashboard.css"}
+
+
+def _plotly_js() -> Path | None:
+    try:
+        path = importlib.resources.files("plotly") / "package_data" / "plotly.min.js"
+    except ModuleNotFoundError:
+        return None
+    return Path(str(path)) if path.is_file() else None
+
+
+VENDOR = {"plotly.min.js": _plotly_js}
+
+
+class Assets:
+    """Serves a fixed set of files by name, never a path taken from the request."""
+
+    def __init__(self, directory: Path = DASHBOARD_DIR):
+        self.directory = directory
+
+    def page(self, name: str) -> FileResponse:
+        if name not in PAGES or not (self.directory / name).is_file():
+            raise HTTPException(404, f"no dashboard file {name!r}")
+        return _file(self.directory / name)
+
+    def vendor(self, name: str) -> FileResponse:
+        locate = VENDOR.get(name)
+        path = locate() if locate is not None else None
+        if path is None:
+            raise HTTPException(404, f"{name} is not installed (pip install plotly)")
+        return _file(path)
+
+
+def _file(path: Path) -> FileResponse:
+    media = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if path.suffix == ".js":
+        media = "text/javascript"
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,141 @@
+"""Response models of the control API: they make /openapi.json the exact contract.
+
+Floats the run reports can be NaN or infinite (a skipped training step, no rate yet); JSON has
+neither, so every such field is ``float | None`` and non-finite values become None.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def finite_or_none(value: Any) -> float | None:
+    """``value`` as a float, or None when missing, not a number or not finite."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+Finite = Annotated[float | None, BeforeValidator(finite_or_none)]
+State = Literal["idle", "running", "pausing", "paused", "stopping", "stopped"]
+
+
+class _Model(BaseModel):
+    # Fields the coordinator adds later are dropped, so the schema stays what it says.
+    model_config = ConfigDict(extra="ignore")
+
+
+class StatusResponse(_Model):
+    state: State
+    iteration: int = Field(description="iteration now being played (1-based)")
+    iterations: int = Field(description="last iteration of this run")
+    games_played: int = Field(description="finished games of the whole run")
+    games_total: int
+    progress: float = Field(description="games_played / games_total, 0..1")
+    iteration_games: int = Field(description="finished games of the current iteration")
+    iteration_games_total: int
+    games_per_min: float
+    eta_s: Finite = Field(description="seconds left at the current rate; null before a rate")
+    phase: int = Field(description="schedule phase now played (1-based)")
+    determinizations: int
+    simulations: int
+    weights_version: int
+    trained_iterations: int
+    buffer_positions: int
+    lr: Finite = Field(description="learning rate of the last training iteration")
+    actors: int = Field(description="self-play actors")
+    timestamp: float = Field(description="Unix time of this answer")
+    error: str | None = None
+
+
+class MetricsResponse(_Model):
+    iteration: int = Field(description="last trained iteration")
+    policy_loss: Finite = None
+    value_loss: Finite = None
+    total_loss: Finite = None
+    policy_accuracy: Finite = Field(None, description="top-1 agreement with the search policy")
+    policy_entropy: Finite = None
+    value_calibration_error: Finite = Field(None, description="mean |value - outcome|")
+    learning_rate: Finite = None
+    elo: Finite = Field(None, description="Elo of the last evaluated candidate")
+    best_elo: Finite = None
+    best_version: int = 0
+    games_played: int = 0
+    games_per_min: Finite = None
+    buffer_positions: int = 0
+    selfplay_evaluations: int | None = None
+    selfplay_eval_fraction: Finite = None
+    inference_batch_size: Finite = Field(None, description="mean rows per network call")
+    inference_evals_per_s: Finite = None
+    inference_queue_wait_ms: Finite = None
+    gpu_memory_bytes: int | None = None
+    learner_steps_per_s: Finite = None
+    actors: int = 0
+    timestamp: float
+
+
+class PhaseView(_Model):
+    index: int = Field(description="1-based index of the schedule phase")
+    first: int
+    last: int
+    determinizations: int
+    simulations: int
+    games_per_iteration: int
+    root: str = Field(description="root selection of the search (puct or gumbel)")
+
+
+class ConfigResponse(_Model):
+    config: dict[str, Any] = Field(description="the resolved config (api.token redacted)")
+    phase: PhaseView
+    iteration: int
+    learning_rate: Finite
+
+
+class EloPoint(_Model):
+    iteration: int
+    elo: Finite
+    share: Finite = Field(description="candidate's share of the arena points, 0..1")
+    promoted: bool
+    candidate_score: Finite = None
+    best_score: Finite = None
+    best_version: int | None = None
+
+
+class LossPoint(_Model):
+    iteration: int
+    steps: int | None = None
+    skipped_steps: int | None = None
+    policy_loss: Finite = None
+    value_loss: Finite = None
+    total_loss: Finite = None
+    policy_accuracy: Finite = None
+    policy_entropy: Finite = None
+    value_error: Finite = None
+    grad_norm: Finite = None
+    lr: Finite = None
+
+
+class ControlResponse(_Model):
+    success: bool
+    message: str = Field(description="what happened, or why the command was refused")
+    state: State = Field(description="the run's state after the command")
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class Update(BaseModel):
+    """One WebSocket message: ``status`` (the snapshot sent on connect), ``state``, ``phase``,
+    ``games``, ``iteration``, ``evaluation`` or ``error``."""
+
+    type: str
+    data: dict[str, Any]
+    timestamp: float

@@ -1,0 +1,34 @@
+"""Fixtures of the API tests: the app over a fake Coordinator, in a TestClient."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from blobrl.api import create_app
+from blobrl.api.updates import UpdateHub
+
+from .fakes import FakeCoordinator
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture
+def fake():
+    return FakeCoordinator()
+
+
+def make_app(fake, token=None, **hub):
+    return create_app(fake, token=token, hub=UpdateHub(fake, poll_timeout_s=0.2, **hub))
+
+
+@pytest.fixture
+def client(fake):
+    with TestClient(make_app(fake)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def secured(fake):
+    with TestClient(make_app(fake, token=TOKEN)) as test_client:
+        yield test_client

@@ -1,0 +1,181 @@
+"""Every endpoint answers with its model; the control state machine; the token."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from blobrl.actors.coordinator import STATES, TRANSITIONS
+from blobrl.api.models import (
+    ConfigResponse,
+    ControlResponse,
+    EloPoint,
+    LossPoint,
+    MetricsResponse,
+    StatusResponse,
+)
+
+from .conftest import TOKEN, make_app
+
+GETS = {
+    "/api/status": StatusResponse,
+    "/api/metrics": MetricsResponse,
+    "/api/config": ConfigResponse,
+}
+COMMANDS = sorted(TRANSITIONS)
+
+
+@pytest.mark.parametrize("path", sorted(GETS))
+def test_each_get_answers_exactly_its_model(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    body = response.json()
+    model = GETS[path]
+    assert set(body) == set(model.model_fields)
+    assert model.model_validate(body).model_dump(mode="json") == body
+
+
+def test_non_finite_numbers_come_out_as_null_and_unknown_fields_are_dropped(client):
+    metrics = client.get("/api/metrics").json()
+    assert metrics["inference_evals_per_s"] is None
+    assert "something_new" not in metrics
+    loss = client.get("/api/history/loss").json()
+    assert [p["grad_norm"] for p in loss] == [None, None]
+
+
+def test_history_series_are_in_iteration_order(client, fake):
+    fake.history_data["elo"].reverse()
+    elo = client.get("/api/history/elo").json()
+    assert [p["iteration"] for p in elo] == [1, 2]
+    assert [EloPoint.model_validate(p).elo for p in elo] == [1520.0, 1540.0]
+    loss = client.get("/api/history/loss").json()
+    assert [LossPoint.model_validate(p).iteration for p in loss] == [1, 2]
+
+
+def test_openapi_lists_every_endpoint_with_its_model(client):
+    schema = client.get("/openapi.json").json()
+    paths = schema["paths"]
+    assert set(paths) == {
+        "/api/status",
+        "/api/metrics",
+        "/api/config",
+        "/api/history/elo",
+        "/api/history/loss",
+        *(f"/api/control/{c}" for c in COMMANDS),
+    }
+    ok = paths["/api/status"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert ok["schema"]["$ref"].endswith("/StatusResponse")
+    for command in COMMANDS:
+        responses = paths[f"/api/control/{command}"]["post"]["responses"]
+        assert {"200", "401", "409"} <= set(responses)
+        conflict = responses["409"]["content"]["application/json"]["schema"]
+        assert conflict["$ref"].endswith("/ControlResponse")
+
+
+@pytest.mark.parametrize("state", STATES)
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_in_every_state_follows_the_transition_table(client, fake, state, command):
+    fake.state = state
+    response = client.post(f"/api/control/{command}")
+    body = ControlResponse.model_validate(response.json())
+    if state in TRANSITIONS[command]:
+        assert response.status_code == 200
+        assert body.success and body.state == TRANSITIONS[command][state] == fake.state
+    else:
+        assert response.status_code == 409
+        assert not body.success and body.state == state == fake.state
+        assert f"cannot {command} while {state}" in body.message
+
+
+def test_a_whole_run_through_the_state_machine(fake):
+    fake.state = "idle"
+    with TestClient(make_app(fake)) as client:
+
+        def post(command):
+            response = client.post(f"/api/control/{command}")
+            return response.status_code, response.json()["state"]
+
+        assert post("pause") == (409, "idle")
+        assert post("start") == (200, "running")
+        assert post("start") == (409, "running")
+        assert post("pause") == (200, "pausing")
+        assert post("pause") == (409, "pausing")
+        fake.settle()
+        assert client.get("/api/status").json()["state"] == "paused"
+        assert post("resume") == (200, "running")
+        assert post("resume") == (409, "running")
+        assert post("stop") == (200, "stopping")
+        assert post("stop") == (409, "stopping")
+        fake.settle()
+        for command in COMMANDS:
+            assert post(command) == (409, "stopped")
+
+
+def test_an_unknown_command_is_not_a_route(client):
+    assert client.post("/api/control/explode").status_code in (404, 405)
+    assert client.get("/api/control/start").status_code == 405
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_posts_need_the_token_when_one_is_set(secured, fake, command):
+    fake.state = "paused"
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        response = secured.post(f"/api/control/{command}", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert fake.commands == []
+    response = secured.post(f"/api/control/{command}", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code in (200, 409)
+    assert fake.commands == [command]
+
+
+def test_gets_stay_open_with_a_token(secured):
+    for path in [*GETS, "/api/history/elo", "/api/history/loss", "/openapi.json"]:
+        assert secured.get(path).status_code == 200
+
+
+def test_websocket_needs_the_token_in_a_header_or_the_query(secured):
+    for url, headers in (
+        ("/ws/updates", {}),
+        ("/ws/updates?token=wrong", {}),
+        ("/ws/updates", {"Authorization": "Bearer wrong"}),
+    ):
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            secured.websocket_connect(url, headers=headers) as ws,
+        ):
+            ws.receive_json()
+        assert refused.value.code == 1008
+    with secured.websocket_connect(f"/ws/updates?token={TOKEN}") as ws:
+        assert ws.receive_json()["type"] == "status"
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with secured.websocket_connect("/ws/updates", headers=headers) as ws:
+        assert ws.receive_json()["type"] == "status"
+
+
+def test_an_unavailable_coordinator_is_a_503(fake):
+    from blobrl.api.client import CoordinatorUnavailable
+
+    async def gone():
+        raise CoordinatorUnavailable("coordinator did not answer status")
+
+    fake.status = gone
+    with TestClient(make_app(fake)) as client:
+        response = client.get("/api/status")
+    assert response.status_code == 503
+    assert "did not answer" in response.json()["detail"]
+
+
+def test_the_dashboard_and_its_chart_library_are_served_locally(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "/static/vendor/plotly.min.js" in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN
+    for name in ("dashboard.js", "dashboard.css"):
+        assert client.get(f"/static/{name}").status_code == 200
+    plotly = client.get("/static/vendor/plotly.min.js")
+    assert plotly.status_code == 200 and "javascript" in plotly.headers["content-type"]
+    assert len(plotly.content) > 1_000_000
+    assert client.get("/static/..%2Fpyproject.toml").status_code == 404
+    assert client.get("/static/vendor/other.js").status_code == 404
