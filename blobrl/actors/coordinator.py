@@ -197,10 +197,12 @@ class Coordinator:
             self.last_iteration,
             len(self.selfplay),
         )
+        telemetry = threading.Thread(target=self._telemetry_loop, name="telemetry", daemon=True)
         try:
             if self.resume:
                 self._restore()
             self._publish_initial_weights()
+            telemetry.start()
             if self.state == IDLE:
                 self._each_actor("pause")
             while True:
@@ -229,6 +231,16 @@ class Coordinator:
         finally:
             self._finished.set()
         return self.status()
+
+    def _telemetry_loop(self) -> None:
+        """Export metrics to Ray's Prometheus endpoint every few seconds, off the main loop
+        (gathering them may wait on the InferenceServer)."""
+        from blobrl.telemetry import Telemetry
+
+        telemetry = Telemetry(self.config.name)
+        while not self._finished.wait(1.0):
+            if telemetry.due():
+                telemetry.publish(self.metrics(), self.status())
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`run` has returned."""
@@ -474,12 +486,33 @@ class Coordinator:
             return
         self._training = (nxt, call(self.learner, "train_iteration", nxt))
         log.info("iteration %d: %d games in, training", nxt, len(self.done.get(nxt, ())))
+        self._log_game_mix(nxt)
 
     def _poll_learner_rate(self) -> float | None:
         try:
             return float(call(self.learner, "rate").result(timeout=5))
         except Exception:
             return None
+
+    def _log_game_mix(self, iteration: int) -> None:
+        """The deals actually played in ``iteration`` against the configured mix."""
+        counts: dict[tuple[int, int], int] = {}
+        for index in self.done.get(iteration, ()):
+            deal = self.sampler.draw(iteration, index)
+            counts[deal] = counts.get(deal, 0) + 1
+        total = sum(counts.values()) or 1
+        parts = [
+            f"{n}x{c} {100 * counts.get((n, c), 0) / total:.1f}% (target {100 * w:.1f}%)"
+            for (n, c), w in zip(self.sampler.deals, self.sampler.probabilities, strict=True)
+        ]
+        log.info("iteration %d game mix: %s", iteration, ", ".join(parts))
+        self._emit(
+            "game_mix",
+            {
+                "iteration": iteration,
+                "counts": {f"{n}x{c}": k for (n, c), k in sorted(counts.items())},
+            },
+        )
 
     def _start_evaluation(self, iteration: int, weights: bytes) -> None:
         if self.evaluator is None or self.best_weights is None:
@@ -643,7 +676,8 @@ class Coordinator:
         """Training and throughput numbers for the API and dashboards (NaN-free, JSON-ready)."""
         last = self.loss_history[-1] if self.loss_history else {}
         elo_entry = self.elo_history[-1] if self.elo_history else {}
-        sp = self._poll_selfplay_stats()
+        with self._lock:
+            sp = self._poll_selfplay_stats()
         evaluations = sum(x.evaluations for x in sp)
         inference = self._inference_stats()
         return {

@@ -188,3 +188,28 @@ def test_stop_after_ends_at_that_iteration(stop_after):
     system.shutdown()
     assert result["status"].trained_iterations == stop_after
     assert {g.iteration for g in journal.games} == set(range(1, stop_after + 1))
+
+
+def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
+    from blobrl.learner import TrainingDiverged
+
+    config = tiny_config(iterations=3)
+    journal = MemoryJournal()
+    system = build(config, journal, remote=False, resources=Resources(2, 0))
+    learner = system.learner.obj
+    real = learner.train_iteration
+
+    def train(iteration):
+        if iteration == 2:
+            raise TrainingDiverged("20 bad steps in a row (loss is NaN)")
+        return real(iteration)
+
+    learner.train_iteration = train
+    coord = coordinator(system)
+    with pytest.raises(TrainingDiverged, match="20 bad steps"):
+        coord.run()
+    system.shutdown()
+    assert coord.state == STOPPED
+    assert "TrainingDiverged" in coord.error and "20 bad steps" in coord.error
+    assert max(journal.checkpoints) == 1  # the last good iteration is what resume starts from
+    assert journal.events[-1]["type"] == "stopped"
