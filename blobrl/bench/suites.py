@@ -16,6 +16,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from blobrl.bench.actors import actors
+from blobrl.bench.inference import inference
+from blobrl.checkpoint.bench import gamelog
 from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng
@@ -209,7 +212,9 @@ SUITES: dict[str, Callable[..., dict[str, float]]] = {
     "forward": forward,
     "selfplay": selfplay,
     "search_roots": search_roots,
-    "inference": __import__("blobrl.bench.inference", fromlist=["inference"]).inference,
+    "inference": inference,
+    "game_log": gamelog,
+    "actors": actors,
 }
 
 

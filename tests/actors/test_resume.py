@@ -146,3 +146,22 @@ def test_several_interrupt_resume_cycles(tmp_path):
         before = now
     assert seen == sorted(seen)  # games completed never went backwards
     check_resumed_run(tmp_path, config, before)
+
+
+def test_a_torn_last_record_is_dropped_and_the_run_resumes_exactly(tmp_path, caplog):
+    config = tiny_config(3)
+    system, thread, _ = start(config, journal_for(tmp_path))
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.games_played >= 30, timeout=120)
+    stop_and_wait(system, thread)
+    system.shutdown()
+    before = logged(tmp_path)
+    log_path = tmp_path / "games.log"
+    size = log_path.stat().st_size
+    # Append half of a record, as a crash in the middle of a write would leave it.
+    data = log_path.read_bytes()
+    log_path.write_bytes(data + data[-40:-20])
+    assert log_path.stat().st_size == size + 20
+    with caplog.at_level("WARNING"):
+        check_resumed_run(tmp_path, config, before)
+    assert any("games.log" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")

@@ -130,3 +130,53 @@ def test_iterations_flag_is_a_stop_point_not_a_config_change():
         load(args_for("--iterations", "0"))
     with pytest.raises(BadInput, match=r"--iterations must be 1\.\.10"):
         load(args_for("--iterations", "11"))
+
+
+def run_dir_with_a_checkpoint(path: Path, *, format_version: int | None = None) -> Path:
+    """A run directory holding one game and the checkpoint of iteration 0."""
+    import torch
+
+    from blobrl.checkpoint import CheckpointStore
+
+    run_dir_with_a_game(path)
+    args = args_for("--run-dir", str(path), "--overwrite")
+    RunDir(path).write_config(load(args).to_dict())
+    saved = CheckpointStore(path).save(0, {"games_played": 1})
+    if format_version is not None:
+        data = torch.load(saved, weights_only=True)
+        data["format_version"] = format_version
+        torch.save(data, saved)
+        from blobrl.checkpoint.atomic import sha256_file
+
+        saved.with_name(saved.name + ".sha256").write_text(f"{sha256_file(saved)}  {saved.name}\n")
+    return saved
+
+
+def test_resume_refuses_a_checkpoint_with_a_flipped_byte(tmp_path):
+    run = tmp_path / "run"
+    saved = run_dir_with_a_checkpoint(run)
+    data = bytearray(saved.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    saved.write_bytes(bytes(data))
+    log_before = (run / "games.log").read_bytes()
+    out = launch(str(SMOKE), "--run-dir", str(run), "--resume")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "checksum mismatch" in out.stderr and saved.name in out.stderr
+    assert (run / "games.log").read_bytes() == log_before  # nothing else touched
+
+
+def test_resume_refuses_a_checkpoint_from_a_newer_format(tmp_path):
+    run = tmp_path / "run"
+    run_dir_with_a_checkpoint(run, format_version=99)
+    out = launch(str(SMOKE), "--run-dir", str(run), "--resume")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "newer blobrl" in out.stderr
+
+
+def test_status_of_a_missing_run_directory_exits_2(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "blobrl.status", str(tmp_path / "nowhere")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "nowhere" in out.stderr
