@@ -48,6 +48,32 @@ class ServerNetwork:
 
 
 @dataclass(frozen=True)
+class SelfPlaySpawner:
+    """Starts self-play actor number ``i`` (at the start, and later to replace lost ones or
+    use new nodes)."""
+
+    config: Config
+    options: dict[str, Any]
+    remote: bool
+    run_id: str
+    factory: Any
+
+    def __call__(self, i: int) -> Any:
+        return spawn(
+            SelfPlayService,
+            f"{self.run_id}-selfplay-{i}",
+            self.options,
+            self.remote,
+            name=f"selfplay-{i}",
+            evaluator_factory=self.factory,
+            settings=self.config.search_at(1),
+            games_in_flight=self.config.selfplay.games_in_flight,
+            trump_mode=self.config.run.trump_mode,
+            scoring=self.config.run.scoring,
+        )
+
+
+@dataclass(frozen=True)
 class Resources:
     """What the cluster offers, as Ray reports it (or this machine, for a local build)."""
 
@@ -109,18 +135,34 @@ def inference_placement(config: Config, resources: Resources) -> str:
 
 
 def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, Any]:
-    """Ray resources and fault-tolerance options for each kind of actor."""
+    """Ray resources, placement and fault tolerance for each kind of actor.
+
+    Self-play actors are not restarted by Ray: the Coordinator replays their unfinished games
+    elsewhere and starts new actors where CPUs are free. The InferenceServer and the replay
+    buffer are restarted, with calls in flight retried; the Coordinator then publishes the
+    weights again or rebuilds the buffer from the game log. The learner and evaluator are
+    restarted and their interrupted work is done again.
+    """
     gpu = resources.has_gpu
+    restart = {"max_restarts": -1}
     if kind == "selfplay":
-        return {"num_cpus": config.selfplay.cpus_per_actor, "max_concurrency": 4}
+        return {
+            "num_cpus": config.selfplay.cpus_per_actor,
+            "max_concurrency": 4,
+            "max_restarts": 0,
+            "scheduling_strategy": "SPREAD",
+        }
     if kind == "inference":
-        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000}
+        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000,
+                **restart, "max_task_retries": -1}  # fmt: skip
+    if kind == "replay":
+        return {"num_cpus": 0, **restart, "max_task_retries": -1, **_here()}
     if kind == "learner":
-        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0}
+        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, **restart}
     if kind == "coordinator":
         # The run directory is on the machine that launched the run: keep the journal there.
         return {"num_cpus": 0, "max_concurrency": 16, **_here()}
-    return {"num_cpus": 0}
+    return {"num_cpus": 0, **restart}
 
 
 def _here() -> dict[str, Any]:
@@ -153,7 +195,6 @@ def build(
     remote: bool,
     resources: Resources,
     resume: bool = False,
-    first_iteration: int = 1,
     start_paused: bool = False,
     stop_after: int | None = None,
     run_id: str = "blobrl",
@@ -206,22 +247,14 @@ def build(
     else:
         factory = LocalNetwork(config.network)
     count = selfplay_actor_count(config, resources)
-    settings = config.search_at(min(first_iteration, config.iterations))
-    selfplay = [
-        spawn(
-            SelfPlayService,
-            named(f"selfplay-{i}"),
-            opts("selfplay"),
-            remote,
-            name=f"selfplay-{i}",
-            evaluator_factory=factory,
-            settings=settings,
-            games_in_flight=config.selfplay.games_in_flight,
-            trump_mode=config.run.trump_mode,
-            scoring=config.run.scoring,
-        )
-        for i in range(count)
-    ]
+    spawner = SelfPlaySpawner(
+        config=config,
+        options=opts("selfplay"),
+        remote=remote,
+        run_id=run_id,
+        factory=factory,
+    )
+    selfplay = [spawner(i) for i in range(count)]
     evaluator = spawn(
         EvaluatorService,
         named("evaluator"),
@@ -249,6 +282,8 @@ def build(
         resume=resume,
         start_paused=start_paused,
         stop_after=stop_after,
+        spawn_selfplay=spawner if remote else None,
+        target_actors=count,
     )
     log.info(
         "built %d self-play actors, inference %s on %s, %s",
@@ -263,6 +298,9 @@ def build(
 def _inference_kwargs(config: Config, device: str) -> dict[str, Any]:
     return {
         "network": config.network,
+        # -1: no published weights yet. A restarted server comes back this way too, so the
+        # Coordinator sees the difference and publishes the current weights again.
+        "version": -1,
         "device": device,
         "max_batch": config.inference.max_batch,
         "max_wait_ms": config.inference.max_wait_ms,

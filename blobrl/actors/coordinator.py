@@ -23,13 +23,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from blobrl.actors.handles import Call, call
 from blobrl.config import Config
 from blobrl.evaluation import MatchResult, elo
-from blobrl.learner import IterationMetrics
+from blobrl.learner import IterationMetrics, TrainingDiverged
 from blobrl.selfplay import GameRecord, GameSpec
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,19 @@ class Journal(Protocol):
     def best_weights(self) -> bytes | None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
+
+
+@dataclass
+class _SelfPlayActor:
+    """The Coordinator's view of one self-play actor."""
+
+    handle: Any
+    name: str
+    queued: int = 0  # games handed out and not yet started, as last reported
+    assigned: dict[tuple[int, int], GameSpec] = field(default_factory=dict)  # not yet back
+    collecting: Call | None = None
+    submitting: Call | None = None
+    alive: bool = True
 
 
 @dataclass(frozen=True)
@@ -114,11 +127,20 @@ class Coordinator:
         resume: bool = False,
         start_paused: bool = False,
         stop_after: int | None = None,
+        spawn_selfplay: Callable[[int], Any] | None = None,
+        target_actors: int | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
         poll_s: float = 0.02,
     ):
         self.config = config
-        self.selfplay = list(selfplay)
+        self._actors = [_SelfPlayActor(h, f"selfplay-{i}") for i, h in enumerate(selfplay)]
+        self.spawn_selfplay = spawn_selfplay
+        self.target_actors = target_actors if target_actors is not None else len(self._actors)
+        self.recoveries: dict[str, int] = {}
+        self._retry: deque[GameSpec] = deque()  # games lost with an actor, played again first
+        self._spawned = len(self._actors) - 1  # number of the last self-play actor started
+        self._replay_instance: str | None = None
+        self._next_health = 0.0
         self.replay = replay
         self.learner = learner
         self.evaluator = evaluator
@@ -144,9 +166,6 @@ class Coordinator:
         self.error: str | None = None
         self._lock = threading.RLock()
         self._dispatched: dict[int, int] = {}  # next game index to hand out, per iteration
-        self._queued: dict[int, int] = {}  # per actor: games it still has to start
-        self._collect: dict[int, Call] = {}
-        self._submits: dict[int, Call] = {}
         self._pause_checks: list[Call] = []
         self._training: tuple[int, Call] | None = None
         self._evaluating: tuple[int, bytes, Call] | None = None
@@ -165,6 +184,11 @@ class Coordinator:
         self._last_metrics: dict[str, Any] = {}
         self._selfplay_stats: list[Any] = []
         self._stats_call: list[Call] = []
+
+    @property
+    def selfplay(self) -> list[Any]:
+        """Handles of the self-play actors now in use."""
+        return [a.handle for a in self._actors if a.alive]
 
     # ---- control ----------------------------------------------------------------------------
     def control(self, command: str) -> ControlResult:
@@ -218,6 +242,7 @@ class Coordinator:
                             self._emit("state", {"state": PAUSED, "previous": PAUSING})
                 if state == RUNNING:
                     self._top_up()
+                self._check_health()
                 self._advance_training()
                 self._advance_evaluation()
                 time.sleep(self.poll_s)
@@ -258,11 +283,12 @@ class Coordinator:
             self.state = STOPPING
         if stopping:
             self._emit("state", {"state": STOPPING})
-        for actor in self.selfplay:
+        stops = [(a, call(a.handle, "stop")) for a in self._actors if a.alive]
+        for actor, stopping in stops:
             try:
-                call(actor, "stop").result(timeout=5)
-            except Exception:
-                log.warning("a self-play actor did not stop cleanly", exc_info=True)
+                stopping.result(timeout=10)
+            except Exception as exc:
+                log.warning("%s did not stop cleanly: %s", actor.name, exc)
         self._drain(final=True)
         self._save_histories()
         self.journal.record_event(self._progress_event("stopped"))
@@ -328,6 +354,10 @@ class Coordinator:
         """The next ``count`` games to hand out: the current iteration's first, then (while the
         learner works on it) the next one's if it is in the same phase, never further ahead."""
         specs: list[GameSpec] = []
+        while self._retry and len(specs) < count:
+            spec = self._retry.popleft()
+            if spec.game_id not in self.done.get(spec.iteration, set()):
+                specs.append(spec)
         limit = min(self.trained + 2, self.last_iteration)
         # Search settings follow the phase of the iteration now played, so never run ahead
         # into the next phase: every game is searched with its own phase's settings.
@@ -355,20 +385,28 @@ class Coordinator:
         current = self.iteration
         if current <= self.last_iteration:
             self._set_phase(current)
-        for i, actor in enumerate(self.selfplay):
-            pending = self._submits.get(i)
+        for actor in self._actors:
+            if not actor.alive:
+                continue
+            pending = actor.submitting
             if pending is not None:
                 if not pending.done():
                     continue
-                del self._submits[i]
-                self._queued[i] = pending.result()
-            missing = target - self._queued.get(i, 0)
+                actor.submitting = None
+                try:
+                    actor.queued = pending.result()
+                except Exception as exc:
+                    self._selfplay_failed(actor, exc)
+                    continue
+            missing = target - actor.queued
             if missing <= target // 2:
                 continue
             specs = self._next_specs(missing)
             if specs:
-                self._queued[i] = self._queued.get(i, 0) + len(specs)
-                self._submits[i] = call(actor, "submit", specs)
+                actor.queued += len(specs)
+                for spec in specs:
+                    actor.assigned[(spec.iteration, spec.game_id)] = spec
+                actor.submitting = call(actor.handle, "submit", specs)
 
     def _set_phase(self, iteration: int) -> None:
         phases = self.config.schedule.phases
@@ -403,20 +441,23 @@ class Coordinator:
     def _drain(self, *, final: bool = False) -> None:
         """Collect finished games from every actor; record, buffer and count each once."""
         records: list[GameRecord] = []
-        for i, actor in enumerate(self.selfplay):
-            pending = self._collect.get(i)
-            if pending is None:
-                pending = self._collect[i] = call(actor, "collect")
-            if final or pending.done():
-                try:
-                    got = pending.result(timeout=5 if final else None)
-                except Exception:
-                    log.warning("collect from self-play actor %d failed", i, exc_info=True)
-                    got = []
-                finally:
-                    del self._collect[i]
-                records.extend(got)
-                self._queued[i] = max(0, self._queued.get(i, 0) - len(got))
+        for actor in self._actors:
+            if not actor.alive:
+                continue
+            if actor.collecting is None:
+                actor.collecting = call(actor.handle, "collect")
+            if not (final or actor.collecting.done()):
+                continue
+            pending, actor.collecting = actor.collecting, None
+            try:
+                got = pending.result(timeout=5 if final else None)
+            except Exception as exc:
+                self._selfplay_failed(actor, exc)
+                continue
+            for record in got:
+                actor.assigned.pop((record.iteration, record.game_id), None)
+            records.extend(got)
+            actor.queued = max(0, actor.queued - len(got))
         fresh = []
         for record in records:
             seen = self.done.setdefault(record.iteration, set())
@@ -428,11 +469,132 @@ class Coordinator:
         if fresh:
             self.games_played += len(fresh)
             self._rate.append((time.monotonic(), self.games_played))
-            self._buffer = call(self.replay, "add_games", fresh).result()
+            self._add_to_replay(fresh)
             self._emit(
                 "games",
                 {"finished": len(fresh), "games_played": self.games_played},
             )
+
+    # ---- recovery ---------------------------------------------------------------------------
+    def _recovered(self, what: str, message: str, *args: Any) -> None:
+        self.recoveries[what] = self.recoveries.get(what, 0) + 1
+        log.warning(message, *args)
+        self._emit("recovery", {"actor": what, "count": self.recoveries[what]})
+
+    def _selfplay_failed(self, actor: _SelfPlayActor, exc: BaseException) -> None:
+        """An actor (or its node) is gone: play its unfinished games elsewhere."""
+        if not actor.alive:
+            return
+        actor.alive = False
+        lost = [
+            s for s in actor.assigned.values() if s.game_id not in self.done.get(s.iteration, ())
+        ]
+        self._retry.extend(sorted(lost, key=lambda s: (s.iteration, s.game_id)))
+        actor.assigned.clear()
+        self._recovered(
+            "selfplay",
+            "%s failed (%s: %s); %d unfinished games will be played by other actors",
+            actor.name,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+            len(lost),
+        )
+        try:
+            import ray
+
+            ray.kill(actor.handle, no_restart=True)
+        except Exception:
+            pass
+
+    def _check_health(self) -> None:
+        """Every few seconds: replace lost self-play actors (and add some when the cluster
+        grows), and make sure restarted actors have what they need."""
+        now = time.monotonic()
+        if now < self._next_health:
+            return
+        self._next_health = now + 5.0
+        self._actors = [a for a in self._actors if a.alive]
+        self._grow()
+        self._check_inference()
+        self._check_replay()
+
+    def _grow(self) -> None:
+        if self.spawn_selfplay is None or self.state not in (RUNNING, IDLE, PAUSING, PAUSED):
+            return
+        want = self.target_actors
+        if self.config.selfplay.actors == "auto":
+            want = len(self._actors) + _free_actor_slots(self.config.selfplay.cpus_per_actor)
+        while len(self._actors) < want:
+            self._spawned += 1
+            index = self._spawned
+            try:
+                handle = self.spawn_selfplay(index)
+            except Exception as exc:
+                log.warning("could not start a self-play actor: %s", exc)
+                return
+            actor = _SelfPlayActor(handle, f"selfplay-{index}")
+            self._actors.append(actor)
+            if self._weights is not None:
+                call(handle, "set_weights", _share(self._weights), self._version)
+            if self._phase_index >= 0:
+                call(handle, "set_settings", self.config.search_at(self.iteration))
+            if self.state in (IDLE, PAUSING, PAUSED):
+                call(handle, "pause")
+            log.info("added %s (%d self-play actors)", actor.name, len(self._actors))
+            self._emit("actors", {"actors": len(self._actors)})
+
+    def _check_inference(self) -> None:
+        """A restarted InferenceServer comes back with its first weights: publish again."""
+        if self.inference is None or self._weights is None:
+            return
+        try:
+            version = call(self.inference, "get_version").result(timeout=10)
+        except Exception as exc:
+            log.warning("inference server not answering: %s", exc)
+            return
+        if version != self._version:
+            call(self.inference, "set_weights", _share(self._weights), self._version)
+            self._recovered(
+                "inference",
+                "inference server restarted; weights v%d published again",
+                self._version,
+            )
+
+    def _add_to_replay(self, records: list[GameRecord]) -> None:
+        try:
+            self._buffer = call(self.replay, "add_games", records).result(timeout=60)
+        except Exception as exc:
+            # The restarted buffer is rebuilt from the game log, these games included (see
+            # _check_replay, which notices the new instance).
+            log.warning("replay buffer failed (%s); it will be rebuilt from the game log", exc)
+
+    def _check_replay(self) -> None:
+        """A restarted replay buffer comes back empty: rebuild it from the game log."""
+        try:
+            instance = call(self.replay, "instance").result(timeout=10)
+        except Exception as exc:
+            log.warning("replay buffer not answering: %s", exc)
+            return
+        known, self._replay_instance = self._replay_instance, instance
+        if known is None or known == instance:
+            return
+        self.journal.flush()
+        batch: list[GameRecord] = []
+
+        def feed(record: GameRecord) -> None:
+            batch.append(record)
+            if len(batch) >= 256:
+                self._buffer = call(self.replay, "add_games", list(batch)).result()
+                batch.clear()
+
+        self.journal.replay_games(feed)
+        if batch:
+            self._buffer = call(self.replay, "add_games", batch).result()
+        self._recovered(
+            "replay",
+            "replay buffer restarted; rebuilt from the game log (%d positions)",
+            self._buffer,
+        )
 
     def _all_paused(self) -> bool:
         """Whether every actor has reported that it holds its games (asked without waiting)."""
@@ -442,7 +604,13 @@ class Coordinator:
         if not all(c.done() for c in self._pause_checks):
             return False
         checks, self._pause_checks = self._pause_checks, []
-        return all(c.result().paused for c in checks)
+        for check in checks:
+            try:
+                if not check.result().paused:
+                    return False
+            except Exception:
+                continue  # a lost actor holds no games; the health check replaces it
+        return True
 
     # ---- training, weights, evaluation ------------------------------------------------------
     def _publish_initial_weights(self) -> None:
@@ -467,8 +635,14 @@ class Coordinator:
             iteration, pending = self._training
             if not pending.done():
                 return
-            metrics: IterationMetrics = pending.result()
             self._training = None
+            try:
+                metrics: IterationMetrics = pending.result()
+            except TrainingDiverged:
+                raise
+            except Exception as exc:
+                self._restore_learner(iteration, exc)
+                return
             weights, version = call(self.learner, "weights_bytes").result()
             self._publish(weights, version)
             self.trained = iteration
@@ -493,6 +667,21 @@ class Coordinator:
             return float(call(self.learner, "rate").result(timeout=5))
         except Exception:
             return None
+
+    def _restore_learner(self, iteration: int, exc: BaseException) -> None:
+        """The learner was lost mid-training: load the last checkpoint into the restarted
+        learner; the iteration is trained again on the next pass."""
+        latest = self.journal.latest_checkpoint()
+        if latest is not None:
+            call(self.learner, "load_state", latest[1]["learner_state"]).result(timeout=300)
+        self._recovered(
+            "learner",
+            "learner failed while training iteration %d (%s); restored iteration %d "
+            "and training again",
+            iteration,
+            type(exc).__name__,
+            latest[0] if latest else 0,
+        )
 
     def _log_game_mix(self, iteration: int) -> None:
         """The deals actually played in ``iteration`` against the configured mix."""
@@ -533,7 +722,17 @@ class Coordinator:
         if not pending.done():
             return
         self._evaluating = None
-        result: MatchResult = pending.result()
+        try:
+            result: MatchResult = pending.result()
+        except Exception as exc:
+            self._recovered(
+                "evaluator",
+                "arena of iteration %d failed (%s); playing it again",
+                iteration,
+                type(exc).__name__,
+            )
+            self._start_evaluation(iteration, weights)
+            return
         if self._eval_waiting is not None:
             waiting, self._eval_waiting = self._eval_waiting, None
             self._start_evaluation(*waiting)
@@ -703,16 +902,20 @@ class Coordinator:
             "gpu_memory_bytes": inference.get("gpu_memory_bytes", 0),
             "learner_steps_per_s": self._learner_rate,
             "actors": len(self.selfplay),
+            "recoveries": dict(self.recoveries),
             "timestamp": time.time(),
         }
 
     def _poll_selfplay_stats(self) -> list[Any]:
         """The last answers of the actors' status calls (asked again without waiting)."""
         if self._stats_call and all(c.done() for c in self._stats_call):
-            try:
-                self._selfplay_stats = [c.result() for c in self._stats_call]
-            except Exception:
-                log.debug("self-play status failed", exc_info=True)
+            answers = []
+            for c in self._stats_call:
+                try:
+                    answers.append(c.result())
+                except Exception:
+                    log.debug("self-play status failed", exc_info=True)
+            self._selfplay_stats = answers
             self._stats_call = []
         if not self._stats_call:
             self._stats_call = [call(a, "status") for a in self.selfplay]
@@ -759,6 +962,18 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+def _free_actor_slots(cpus_per_actor: float) -> int:
+    """How many more self-play actors the cluster's free CPUs hold (0 without Ray)."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return 0
+        return int(ray.available_resources().get("CPU", 0.0) // cpus_per_actor)
+    except Exception:
+        return 0
 
 
 def _share(weights: bytes) -> Any:

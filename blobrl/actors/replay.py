@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import numpy as np
 
@@ -19,6 +20,7 @@ class ReplayService:
     def __init__(self, capacity: int, *, seed: int = 0):
         self.buffer = ReplayBuffer(capacity)
         self._rng = np.random.default_rng(seed)
+        self._instance = uuid.uuid4().hex  # a restarted buffer (empty) has a new one
         log.info("replay buffer ready: %d positions", capacity)
 
     def add_games(self, records: list[GameRecord]) -> int:
@@ -35,6 +37,10 @@ class ReplayService:
 
     def stats(self) -> ReplayStats:
         return self.buffer.stats()
+
+    def instance(self) -> str:
+        """Identifies this buffer's lifetime: it changes when the actor is restarted."""
+        return self._instance
 
     def ping(self) -> str:
         return "replay"

@@ -36,6 +36,7 @@ class SelfPlayStatus:
     evaluations: int
     alive: bool
     error: str | None
+    node_id: str | None  # the Ray node this actor runs on (None outside Ray)
 
 
 class _Queue(SpecSource):
@@ -165,6 +166,7 @@ class SelfPlayService:
             evaluations=stats.evaluations,
             alive=self._thread.is_alive(),
             error=self._error,
+            node_id=_node_id(),
         )
 
     def ping(self) -> str:
@@ -197,3 +199,12 @@ class SelfPlayService:
         except Exception as exc:  # reported through status(); the Coordinator decides
             log.exception("%s crashed", self.name)
             self._error = f"{type(exc).__name__}: {exc}"
+
+
+def _node_id() -> str | None:
+    try:
+        import ray
+
+        return ray.get_runtime_context().get_node_id() if ray.is_initialized() else None
+    except Exception:
+        return None
