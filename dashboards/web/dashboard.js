@@ -96,8 +96,8 @@ async function refreshDetails() {
 
 // ---- charts -----------------------------------------------------------------------------------
 const LAYOUT = {
-  margin: { l: 50, r: 12, t: 8, b: 36 }, showlegend: true,
-  legend: { orientation: "h", y: -0.2 }, xaxis: { title: { text: "iteration" } },
+  margin: { l: 50, r: 12, t: 8, b: 70 }, showlegend: true,
+  legend: { orientation: "h", y: -0.35 }, xaxis: { title: { text: "iteration" } },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
 };
 const LOSSES = ["policy_loss", "value_loss", "total_loss"];
@@ -108,7 +108,7 @@ function initCharts() {
     for (const id of ["elo-chart", "loss-chart"]) $(id).textContent = "charts need plotly (pip install plotly)";
     return;
   }
-  const config = { displaylogo: false, responsive: true };
+  const config = { displaylogo: false, displayModeBar: false, responsive: true };
   Plotly.newPlot("elo-chart", [
     { x: [], y: [], name: "Elo", mode: "lines+markers", hovertemplate: "iteration %{x}<br>Elo %{y:.0f}<extra></extra>" },
     { x: [], y: [], name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },

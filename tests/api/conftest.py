@@ -32,3 +32,22 @@ def client(fake):
 def secured(fake):
     with TestClient(make_app(fake, token=TOKEN)) as test_client:
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def ray_serve():
+    """A real local Ray for Serve tests; Serve is shut down afterwards (and Ray, if started
+    here)."""
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        from blobrl.api import stop_api
+
+        stop_api()
+        if started:
+            ray.shutdown()
