@@ -1,4 +1,5 @@
-"""EvaluatorService: the arena of a new network against the best one, off the self-play path."""
+"""EvaluatorService: the arena of a new network against the best one, and the gauntlet of a
+network against fixed reference agents, off the self-play path."""
 
 from __future__ import annotations
 
@@ -6,15 +7,24 @@ import logging
 
 import torch
 
+from blobrl.agents import ModelAgent
 from blobrl.evaluation import Deal, MatchResult, SearchAgent, play_match
+from blobrl.evaluation.gauntlet import gauntlet_sizes, run_gauntlet
 from blobrl.mcts import SearchSettings
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, bytes_to_state_dict
 
 log = logging.getLogger(__name__)
 
 
+GAUNTLET_SEED = 7_000_000  # the gauntlet's deals: the same at every iteration
+
+
 class EvaluatorService:
-    """Plays arena matches; holds its own copies of the networks it compares."""
+    """Plays arena and gauntlet matches; holds its own copies of the networks it compares.
+
+    ``deals`` are the (players, cards) sizes of the run's game mix; the gauntlet plays 5x7 and
+    ``main_deal`` (default: the first of ``deals``) with ``gauntlet_deals`` duplicate deals each.
+    """
 
     def __init__(
         self,
@@ -26,6 +36,8 @@ class EvaluatorService:
         trump_mode: str = "rotation",
         scoring: str = "blob",
         torch_threads: int | None = 1,
+        main_deal: tuple[int, int] | None = None,
+        gauntlet_deals: int = 100,
     ):
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
@@ -35,12 +47,21 @@ class EvaluatorService:
         self.arena_deals = arena_deals
         self.trump_mode = trump_mode
         self.scoring = scoring
-        log.info("evaluator ready: %d deals per arena", arena_deals)
+        self.main_deal = tuple(main_deal or deals[0])
+        self.gauntlet_deals = gauntlet_deals
+        log.info(
+            "evaluator ready: %d deals per arena, %d per gauntlet match",
+            arena_deals,
+            gauntlet_deals,
+        )
 
-    def _agent(self, weights: bytes) -> SearchAgent:
+    def _evaluator(self, weights: bytes) -> TorchEvaluator:
         model = build_network(self.network)
         model.load_state_dict(bytes_to_state_dict(weights))
-        return SearchAgent(TorchEvaluator(model), self.settings)
+        return TorchEvaluator(model)
+
+    def _agent(self, weights: bytes) -> SearchAgent:
+        return SearchAgent(self._evaluator(weights), self.settings)
 
     def arena(self, candidate: bytes, best: bytes, *, iteration: int) -> MatchResult:
         """Candidate against best on ``arena_deals`` duplicate deals (fresh deals each call)."""
@@ -65,6 +86,48 @@ class EvaluatorService:
             result.a_share,
         )
         return result
+
+    def gauntlet(self, weights: bytes, *, iteration: int) -> dict:
+        """The network of ``weights``, with the evaluation search, against the random and the
+        heuristic agents on the same duplicate deals every time (5x7 and the main deal).
+
+        Returns :meth:`GauntletResult.to_dict`: ``{"iteration", "seconds", "matches": [{
+        "opponent", "players", "cards", "deals", "score", "score_ci95", "opponent_score",
+        "opponent_ci95", "diff", "diff_ci95", "exact_rate", "opponent_exact_rate", "verdict"}]}``
+        with mean scores per hand and 95% half-widths over deals.
+        """
+        agent = ModelAgent(
+            self._evaluator(weights),
+            settings=self.settings,
+            seed=iteration,
+            name=f"iteration {iteration}",
+        )
+        main = self.main_deal
+        result = run_gauntlet(
+            agent,
+            sizes=gauntlet_sizes((int(main[0]), int(main[1]))),
+            deals=self.gauntlet_deals,
+            iteration=iteration,
+            seed=GAUNTLET_SEED,
+            trump_mode=self.trump_mode,
+            scoring=self.scoring,
+        )
+        for m in result.matches:
+            log.info(
+                "gauntlet after iteration %d, %dx%d vs %s: %.2f ± %.2f vs %.2f per hand "
+                "(difference %+.2f ± %.2f, %s)",
+                iteration,
+                m.players,
+                m.cards,
+                m.opponent,
+                m.score,
+                m.score_ci95,
+                m.opponent_score,
+                m.diff,
+                m.diff_ci95,
+                m.verdict,
+            )
+        return result.to_dict()
 
     def ping(self) -> str:
         return "evaluator"
