@@ -184,7 +184,7 @@ def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **k
 
     from blobrl.actors.supervise import supervised
 
-    actor_cls = ray.remote(supervised(cls, actor_name))
+    actor_cls: Any = ray.remote(supervised(cls, actor_name))
     return actor_cls.options(name=actor_name, **options).remote(**kwargs)
 
 

@@ -146,7 +146,9 @@ class Coordinator:
         self.evaluator = evaluator
         self.inference = inference
         # A factory lets the journal open its files where the Coordinator runs.
-        self.journal: Journal = journal if hasattr(journal, "record_game") else journal()
+        self.journal: Journal = (
+            journal if hasattr(journal, "record_game") else journal()  # type: ignore[assignment]
+        )
         self.on_event = on_event
         self.poll_s = poll_s
         self.sampler = config.game_mix_sampler()
@@ -284,9 +286,9 @@ class Coordinator:
         if stopping:
             self._emit("state", {"state": STOPPING})
         stops = [(a, call(a.handle, "stop")) for a in self._actors if a.alive]
-        for actor, stopping in stops:
+        for actor, stop_call in stops:
             try:
-                stopping.result(timeout=10)
+                stop_call.result(timeout=10)
             except Exception as exc:
                 log.warning("%s did not stop cleanly: %s", actor.name, exc)
         self._drain(final=True)

@@ -49,7 +49,7 @@ def supervised(cls: type, name: str) -> type:
         setup_logging()
         log.info("%s starting", name)
         try:
-            cls.__init__(self, *args, **kwargs)
+            cls.__init__(self, *args, **kwargs)  # type: ignore[misc]
         except Exception:
             log.exception("%s failed to start", name)
             raise

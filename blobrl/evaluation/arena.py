@@ -139,7 +139,7 @@ def play_match(
                 )
                 weights = result.visits if settings.root == "puct" else result.policy
                 sample_actions(weights.astype(np.float64), t, active, rs, chosen)
-                for i in np.flatnonzero(active):
+                for i in np.flatnonzero(active).tolist():
                     k.apply_unchecked(states[i], int(chosen[i]))
         score_buf = np.zeros(k.MAX_PLAYERS)
         for i, (index, deal, _swap) in enumerate(chunk):

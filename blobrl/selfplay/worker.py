@@ -197,7 +197,7 @@ class SelfPlayWorker:
             )
             weights = result.visits if self.settings.root == "puct" else result.policy
             sample_actions(weights.astype(np.float64), temps, active, rs, chosen)
-            for row, i in enumerate(idx):
+            for row, i in enumerate(idx.tolist()):
                 slot = slots[i]
                 assert slot is not None
                 slot.players.append(int(states[i, k.F_PLAYER]))

@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 
 import pytest
+from actors.test_coordinator import tiny_config
 
 from blobrl.actors.compose import Resources, build
 from blobrl.actors.handles import call
 from blobrl.actors.journal import RunJournalFactory
 from blobrl.checkpoint import iter_log
-
-from actors.test_coordinator import tiny_config
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
