@@ -45,7 +45,7 @@ def start_api(coordinator: Any, api: ApiConfig, *, namespace: str | None = None)
     port = api.port or free_port(api.host)
     serve.start(http_options={"host": api.host, "port": port}, proxy_location="HeadOnly")
     serve.run(
-        ApiIngress.bind(coordinator, namespace, api.token),
+        ApiIngress.bind(coordinator, namespace, api.token),  # type: ignore[attr-defined]
         name=APP_NAME,
         route_prefix="/",
         blocking=False,

@@ -189,6 +189,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
     from blobrl.launch.cluster import connect, disconnect
     from blobrl.launch.progress import ProgressPrinter
 
+    _check_port_free(config.api.host, config.api.port, args.config)
     signals = StopSignals()
     info = connect(args.address)
     # After ray.init, which installs a SIGTERM handler of its own in the driver.
@@ -205,6 +206,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         keep_all=config.checkpoint.keep_all,
         min_free_disk_gb=config.checkpoint.min_free_disk_gb,
     )
+    run_id = f"blobrl-{config.name}-{os.getpid()}"
     system = build(
         config,
         journal,
@@ -213,11 +215,17 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         resume=plan.resume,
         start_paused=args.start_paused,
         stop_after=args.iterations,
-        run_id=f"blobrl-{config.name}-{os.getpid()}",
+        run_id=run_id,
     )
     printer = ProgressPrinter()
     outcome = EXIT_OK
+    api_started = False
     try:
+        from blobrl.api import start_api
+
+        url = start_api(f"{run_id}-coordinator", config.api)
+        api_started = True
+        print(f"Control API and dashboard: {url}", flush=True)
         running = call(system.coordinator, "run")
         stop_sent = False
         last = 0.0
@@ -252,11 +260,32 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         outcome = EXIT_INTERNAL
     finally:
         try:
+            if api_started:
+                from blobrl.api import stop_api
+
+                stop_api()
             system.shutdown()
         finally:
             if info.embedded:
                 disconnect(info)
     return outcome
+
+
+def _check_port_free(host: str, port: int, config_path: str) -> None:
+    """The API's port must be free before anything starts (two runs on one machine need
+    different ``api.port`` values)."""
+    import socket
+
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise BadInput(
+                f"{config_path}: api.port: {host}:{port} is not free ({exc.strerror}); choose "
+                "another port"
+            ) from exc
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,3 +180,20 @@ def test_status_of_a_missing_run_directory_exits_2(tmp_path):
     )  # fmt: skip
     assert out.returncode == EXIT_BAD_INPUT
     assert "nowhere" in out.stderr
+
+
+def test_a_busy_api_port_exits_2_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = yaml.safe_load(SMOKE.read_text())
+        config["api"]["port"] = port
+        path = tmp_path / "busy.yaml"
+        path.write_text(yaml.safe_dump(config))
+        out = launch(str(path), "--run-dir", str(tmp_path / "run"))
+    assert out.returncode == EXIT_BAD_INPUT
+    assert f"api.port: 127.0.0.1:{port} is not free" in out.stderr
+    assert "Ray dashboard" not in out.stdout

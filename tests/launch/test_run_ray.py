@@ -33,6 +33,7 @@ def smoke_config(tmp_path: Path, **changes) -> Path:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+    config.setdefault("api", {})["port"] = 0  # any free port: runs never collide
     path = tmp_path / "smoke.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -85,6 +86,7 @@ def test_smoke_runs_two_iterations_through_all_six_actors(tmp_path):
     code, out = finish(launch(config, run, "--iterations", "2"))
     assert code == 0, out
     assert "Ray dashboard: http" in out
+    assert "Control API and dashboard: http://127.0.0.1:" in out
     assert "inference server on cpu" in out
     assert "finished: 600 games, 2 iterations" in out
     games = logged_games(run)
