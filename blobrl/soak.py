@@ -24,6 +24,7 @@ so that the run never finishes before the soak does.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -311,8 +312,20 @@ class RunActors:
 
 
 def rss_of(pid: int) -> int | None:
-    """Resident memory of a local process in bytes (None once it is gone)."""
-    import psutil
+    """Resident memory of a local process in bytes (None once it is gone): VmRSS from
+    /proc on Linux, else psutil (which Ray ships in ``ray/thirdparty_files``)."""
+    status = Path(f"/proc/{pid}/status")
+    if Path("/proc/self/status").exists():
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024  # reported in kB
+        except OSError:
+            return None
+        return None
+    import ray  # noqa: F401  (puts Ray's bundled psutil on sys.path)
+
+    psutil = importlib.import_module("psutil")
 
     try:
         return int(psutil.Process(pid).memory_info().rss)

@@ -147,3 +147,12 @@ def test_short_soak_with_kills_passes(tmp_path):
     assert len(result.kills) >= 3
     assert result.recoveries.get("selfplay", 0) >= result.settled_kills() >= 2
     assert result.games_logged > 0
+
+
+def test_rss_of_this_process_is_read_and_a_gone_process_is_none():
+    import os
+
+    from blobrl.soak import rss_of
+
+    assert rss_of(os.getpid()) > 10 * MIB
+    assert rss_of(2**22 + 12345) is None  # above the default pid_max
