@@ -18,7 +18,7 @@ are up) and then checks:
   ``warmup_s`` into the run, once imports, JIT compilation and the first training are done).
 
 The run's config is a copy of CONFIG whose last schedule phase is extended (``SOAK_ITERATIONS``)
-so that the run never finishes before the soak does.
+so that the run never finishes before the soak does, with its control API on a free port.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -242,10 +243,20 @@ def _actor_order(name: str) -> tuple[int, int, str]:
 
 
 # ---- the config for the soak ----------------------------------------------------------------
-def soak_config(source: Path, out_dir: Path) -> tuple[Path, str]:
+def free_port() -> int:
+    """A TCP port free on loopback now (the control API of the soak's run listens there)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def soak_config(source: Path, out_dir: Path, *, api_port: int | None = None) -> tuple[Path, str]:
     """A copy of ``source`` whose last phase runs to :data:`SOAK_ITERATIONS`, named
-    ``soak-<stem>``; returns its path and the run name (which prefixes the actor names)."""
+    ``soak-<stem>``, with its control API on ``api_port`` (so that it never collides with another
+    run's); returns its path and the run name (which prefixes the actor names)."""
     data = yaml.safe_load(source.read_text())
+    if api_port is not None:
+        data.setdefault("api", {})["port"] = api_port
     last = data["schedule"]["phases"][-1]
     length = max(int(last["last"]), SOAK_ITERATIONS)
     last["last"] = length
@@ -408,7 +419,7 @@ class Soak:
     def run(self) -> SoakReport:
         import ray
 
-        config, run_name = soak_config(self.options.config, self.work)
+        config, run_name = soak_config(self.options.config, self.work, api_port=free_port())
         context = ray.init(
             include_dashboard=True,
             dashboard_host="127.0.0.1",

@@ -116,8 +116,9 @@ def test_duplicate_games_are_found():
 
 
 def test_soak_config_runs_long_enough_and_still_validates(tmp_path):
-    path, name = soak_config(SMOKE, tmp_path)
+    path, name = soak_config(SMOKE, tmp_path, api_port=18123)
     config = load_config(path)
+    assert config.api.port == 18123
     assert name == config.name == "soak-smoke"
     assert config.iterations == SOAK_ITERATIONS
     original = yaml.safe_load(SMOKE.read_text())
