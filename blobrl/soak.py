@@ -420,15 +420,15 @@ class Soak:
         import ray
 
         config, run_name = soak_config(self.options.config, self.work, api_port=free_port())
-        context = ray.init(
-            include_dashboard=True,
-            dashboard_host="127.0.0.1",
-            log_to_driver=False,
-            namespace="blobrl-soak",
-        )
-        address = context.address_info["gcs_address"]  # type: ignore[attr-defined]
-        log.info("local Ray head at %s (dashboard %s)", address, context.dashboard_url)
         try:
+            context = ray.init(
+                include_dashboard=True,
+                dashboard_host="127.0.0.1",
+                log_to_driver=False,
+                namespace="blobrl-soak",
+            )
+            address = context.address_info["gcs_address"]  # type: ignore[attr-defined]
+            log.info("local Ray head at %s (dashboard %s)", address, context.dashboard_url)
             with open(self.report.launch_log, "w") as out:
                 proc = self._launch(config, address, out)
                 try:
@@ -439,7 +439,8 @@ class Soak:
             log.exception("soak failed")
             self.report.error = f"{type(exc).__name__}: {exc}"
         finally:
-            ray.shutdown()
+            if ray.is_initialized():
+                ray.shutdown()
         self._verify()
         return self.report
 
