@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: setup run test test-slow bench bench-quick lint clean
+.PHONY: setup run test test-slow bench bench-quick soak lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,11 @@ bench: setup
 
 bench-quick: setup
 	$(PY) -m blobrl.bench --quick --json bench.json
+
+# 20 minutes of the smoke config with a self-play actor killed every minute; checks that nothing
+# is lost and memory stays flat (not part of `make test`).
+soak: setup
+	$(PY) -m blobrl.soak --json soak.json
 
 lint: setup
 	$(VENV)/bin/ruff check blobrl tests
