@@ -36,9 +36,9 @@ def test_sizes_are_the_reference_and_the_main_deal_once_each():
 
 
 def test_heuristic_beats_random_in_the_gauntlet_and_the_verdict_says_so():
-    result = run_gauntlet(HeuristicAgent(), sizes=[(5, 7)], deals=40, opponents=["random"])
-    match = result.match("random", 5, 7)
-    assert match.deals == 40
+    result = run_gauntlet(HeuristicAgent(), sizes=[(4, 5)], deals=30, opponents=["random"])
+    match = result.match("random", 4, 5)
+    assert match.deals == 30
     assert match.score > match.opponent_score
     assert match.verdict == "better"
 
