@@ -73,8 +73,8 @@ class _SelfPlayActor:
 
     handle: Any
     name: str
-    queued: int = 0  # games handed out and not yet started, as last reported
-    assigned: dict[tuple[int, int], GameSpec] = field(default_factory=dict)  # not yet back
+    # Games handed out and not yet back (waiting or in flight): what a lost actor loses.
+    assigned: dict[tuple[int, int], GameSpec] = field(default_factory=dict)
     collecting: Call | None = None
     submitting: Call | None = None
     alive: bool = True
@@ -381,9 +381,11 @@ class Coordinator:
         return specs
 
     def _top_up(self) -> None:
-        """Keep each actor's queue at least half full. Never waits on an actor: a slow or
-        unscheduled one simply gets no more games until it answers."""
-        target = self.config.selfplay.games_in_flight
+        """Keep each actor supplied: its games in flight plus as many again waiting. What an
+        actor holds is counted from the Coordinator's own books (games handed out and not yet
+        back), so late answers can never make it look busier than it is. Never waits on an
+        actor: a slow or unscheduled one simply gets no more games until it answers."""
+        in_flight = self.config.selfplay.games_in_flight
         current = self.iteration
         if current <= self.last_iteration:
             self._set_phase(current)
@@ -396,16 +398,15 @@ class Coordinator:
                     continue
                 actor.submitting = None
                 try:
-                    actor.queued = pending.result()
+                    pending.result()
                 except Exception as exc:
                     self._selfplay_failed(actor, exc)
                     continue
-            missing = target - actor.queued
-            if missing <= target // 2:
+            held = len(actor.assigned)
+            if held > in_flight + in_flight // 2:
                 continue
-            specs = self._next_specs(missing)
+            specs = self._next_specs(2 * in_flight - held)
             if specs:
-                actor.queued += len(specs)
                 for spec in specs:
                     actor.assigned[(spec.iteration, spec.game_id)] = spec
                 actor.submitting = call(actor.handle, "submit", specs)
@@ -459,7 +460,6 @@ class Coordinator:
             for record in got:
                 actor.assigned.pop((record.iteration, record.game_id), None)
             records.extend(got)
-            actor.queued = max(0, actor.queued - len(got))
         fresh = []
         for record in records:
             seen = self.done.setdefault(record.iteration, set())
