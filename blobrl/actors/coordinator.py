@@ -238,6 +238,7 @@ class Coordinator:
                     break
                 self._drain()
                 if state == PAUSING and self._all_paused():
+                    self._drain(final=True)  # games finished before the hold count now
                     with self._lock:
                         if self.state == PAUSING:
                             self.state = PAUSED

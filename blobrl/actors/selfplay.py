@@ -105,6 +105,7 @@ class SelfPlayService:
         self._pending_weights: tuple[object, int] | None = None
         self._pending_settings: SearchSettings | None = None
         self._paused = threading.Event()
+        self._holding = threading.Event()  # the loop is held at a pause (no game can finish)
         self._stop = threading.Event()
         self._error: str | None = None
         self._thread = threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True)
@@ -160,7 +161,9 @@ class SelfPlayService:
             positions=stats.positions,
             queued=len(self._queue),
             finished_waiting=len(self._finished),
-            paused=self._paused.is_set(),
+            # Held, not merely asked to pause: from here on no game finishes until resume.
+            paused=self._holding.is_set()
+            or (self._paused.is_set() and not self._thread.is_alive()),
             weight_version=int(getattr(self._evaluator, "version", 0)),
             eval_fraction=stats.eval_fraction,
             evaluations=stats.evaluations,
@@ -168,6 +171,12 @@ class SelfPlayService:
             error=self._error,
             node_id=_node_id(),
         )
+
+    def _held(self) -> bool:
+        """Held, not merely asked to pause: from here on no game finishes until resume."""
+        if not self._paused.is_set():
+            return False
+        return self._holding.is_set() or not self._thread.is_alive()
 
     def ping(self) -> str:
         return self.name
@@ -188,7 +197,9 @@ class SelfPlayService:
         if settings is not None:
             self._worker.set_settings(settings)
         while self._paused.is_set() and not self._stop.is_set():
+            self._holding.set()
             time.sleep(0.02)
+        self._holding.clear()
         return self._stop.is_set()
 
     def _loop(self) -> None:
