@@ -104,6 +104,8 @@ class System:
             handles.append(self.inference)
         for handle in handles:
             if isinstance(handle, LocalHandle):
+                if isinstance(handle.obj, SelfPlayService):
+                    handle.obj.stop(timeout=10)  # its playing thread, as ray.kill would
                 handle.shutdown()
             elif handle is not None:
                 import ray

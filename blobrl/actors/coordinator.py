@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from blobrl.actors.handles import Call, call
+from blobrl.actors.handles import Call, call, share
 from blobrl.config import Config
 from blobrl.evaluation import MatchResult, elo
 from blobrl.learner import IterationMetrics, TrainingDiverged
@@ -538,7 +538,7 @@ class Coordinator:
             actor = _SelfPlayActor(handle, f"selfplay-{index}")
             self._actors.append(actor)
             if self._weights is not None:
-                call(handle, "set_weights", _share(self._weights), self._version)
+                call(handle, "set_weights", share(self._weights, [handle]), self._version)
             if self._phase_index >= 0:
                 call(handle, "set_settings", self.config.search_at(self.iteration))
             if self.state in (IDLE, PAUSING, PAUSED):
@@ -556,7 +556,9 @@ class Coordinator:
             log.warning("inference server not answering: %s", exc)
             return
         if version != self._version:
-            call(self.inference, "set_weights", _share(self._weights), self._version)
+            call(
+                self.inference, "set_weights", share(self._weights, [self.inference]), self._version
+            )
             self._recovered(
                 "inference",
                 "inference server restarted; weights v%d published again",
@@ -627,7 +629,7 @@ class Coordinator:
 
     def _publish(self, weights: bytes, version: int) -> None:
         self._weights, self._version = weights, version
-        shared = _share(weights)
+        shared = share(weights, [*self.selfplay, self.inference or self.learner])
         for actor in self.selfplay:
             call(actor, "set_weights", shared, version)
         if self.inference is not None:
@@ -977,15 +979,3 @@ def _free_actor_slots(cpus_per_actor: float) -> int:
         return int(ray.available_resources().get("CPU", 0.0) // cpus_per_actor)
     except Exception:
         return 0
-
-
-def _share(weights: bytes) -> Any:
-    """Put large weights in Ray's object store once, not once per actor."""
-    try:
-        import ray
-
-        if ray.is_initialized():
-            return ray.put(weights)
-    except ImportError:  # pragma: no cover - ray is a dependency
-        pass
-    return weights

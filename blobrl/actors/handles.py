@@ -65,3 +65,14 @@ def call(target: Any, method: str, *args: Any, **kwargs: Any) -> Call:
 def call_now(target: Any, method: str, *args: Any, timeout: float | None = None, **kwargs: Any):
     """Call and wait for the answer."""
     return call(target, method, *args, **kwargs).result(timeout)
+
+
+def share(value: Any, targets: list[Any]) -> Any:
+    """``value`` ready to send to every one of ``targets``: put in Ray's object store once when
+    any target is a Ray actor (so large weights travel once, not once per actor), as it is for
+    local handles."""
+    if all(isinstance(t, LocalHandle) for t in targets):
+        return value
+    import ray
+
+    return ray.put(value)
