@@ -266,6 +266,8 @@ def build(
         settings=config.evaluation_search,
         deals=[(e.players, e.cards) for e in config.game_mix],
         arena_deals=config.evaluation.arena_deals,
+        main_deal=max(config.game_mix, key=lambda e: e.weight).deal,
+        gauntlet_deals=config.evaluation.gauntlet_deals,
         trump_mode=config.run.trump_mode,
         scoring=config.run.scoring,
     )

@@ -160,6 +160,8 @@ class Coordinator:
         self.done: dict[int, set[int]] = {}  # game indices recorded, per iteration
         self.elo_history: list[dict[str, Any]] = []
         self.loss_history: list[dict[str, Any]] = []
+        self.gauntlet_history: list[dict[str, Any]] = []  # vs random and heuristic
+        self._gauntlets: list[tuple[int, Call]] = []
         self.best_version = 0
         self.best_elo = elo.START
         self.best_weights: bytes | None = None
@@ -278,7 +280,7 @@ class Coordinator:
         if self.trained < self.last_iteration:
             return False
         # Wait for the last arena so the final Elo is in the history.
-        return self._evaluating is None and self._eval_waiting is None
+        return self._evaluating is None and self._eval_waiting is None and not self._gauntlets
 
     def _shutdown(self) -> None:
         with self._lock:
@@ -329,6 +331,7 @@ class Coordinator:
             self.trained = iteration
             self.elo_history = list(payload.get("elo_history", []))
             self.loss_history = list(payload.get("loss_history", []))
+            self.gauntlet_history = list(payload.get("gauntlet_history", []))
             self.best_version = int(payload.get("best_version", 0))
             self.best_elo = float(payload.get("best_elo", elo.START))
             if self.loss_history:
@@ -657,6 +660,7 @@ class Coordinator:
             self._checkpoint(iteration, metrics)
             self._emit("iteration", {"iteration": iteration, "metrics": asdict(metrics)})
             self._start_evaluation(iteration, weights)
+            self._start_gauntlet(iteration, weights)
             return
         nxt = self.trained + 1
         if nxt > self.last_iteration or not self._iteration_complete(nxt):
@@ -720,7 +724,36 @@ class Coordinator:
         pending = call(self.evaluator, "arena", weights, self.best_weights, iteration=iteration)
         self._evaluating = (iteration, weights, pending)
 
+    def _start_gauntlet(self, iteration: int, weights: bytes) -> None:
+        every = self.config.evaluation.gauntlet_every
+        if self.evaluator is None or not every:
+            return
+        if iteration % every == 0 or iteration == self.last_iteration:
+            self._gauntlets.append(
+                (iteration, call(self.evaluator, "gauntlet", weights, iteration=iteration))
+            )
+
+    def _advance_gauntlets(self) -> None:
+        for entry in [g for g in self._gauntlets if g[1].done()]:
+            self._gauntlets.remove(entry)
+            iteration, pending = entry
+            try:
+                result = pending.result()
+            except Exception as exc:
+                log.warning("gauntlet of iteration %d failed: %s", iteration, exc)
+                continue
+            self.gauntlet_history.append(result)
+            for match in result.get("matches", []):
+                log.info(
+                    "gauntlet iteration %d vs %s at %dx%d: %.2f vs %.2f per hand (%+.2f +- %.2f)",
+                    iteration, match["opponent"], match["players"], match["cards"],
+                    match["score"], match["opponent_score"], match["diff"],
+                    match["diff_ci95"] or 0.0,
+                )  # fmt: skip
+            self._emit("gauntlet", result)
+
     def _advance_evaluation(self) -> None:
+        self._advance_gauntlets()
         if self._evaluating is None:
             return
         iteration, weights, pending = self._evaluating
@@ -737,6 +770,7 @@ class Coordinator:
                 type(exc).__name__,
             )
             self._start_evaluation(iteration, weights)
+            self._start_gauntlet(iteration, weights)
             return
         if self._eval_waiting is not None:
             waiting, self._eval_waiting = self._eval_waiting, None
@@ -773,24 +807,26 @@ class Coordinator:
         self.journal.save_checkpoint(iteration, self._payload(state))
 
     def _save_histories(self) -> None:
-        """Re-save the last checkpoint when arena results came in after it, so the Elo history
-        on disk is complete (the learner state is the one of that checkpoint, not a partly
-        trained one)."""
+        """Re-save the last checkpoint when arena or gauntlet results came in after it, so the
+        histories on disk are complete (the learner state is the one of that checkpoint, not a
+        partly trained one)."""
         last = self._last_payload
-        if last is None or not self.elo_history:
-            return
-        if last.get("elo_len") == len(self.elo_history):
+        if last is None or last.get("evaluations") == self._evaluations_done():
             return
         self.journal.save_checkpoint(last["iteration"], self._payload(last["learner_state"]))
 
+    def _evaluations_done(self) -> int:
+        return len(self.elo_history) + len(self.gauntlet_history)
+
     def _payload(self, state: Any) -> dict[str, Any]:
         if self._last_payload is not None:
-            self._last_payload["elo_len"] = len(self.elo_history)
+            self._last_payload["evaluations"] = self._evaluations_done()
         return {
             "learner_state": state,
             "weights_version": self._version,
             "elo_history": list(self.elo_history),
             "loss_history": list(self.loss_history),
+            "gauntlet_history": list(self.gauntlet_history),
             "best_version": self.best_version,
             "best_elo": self.best_elo,
             "games_played": self.games_played,
@@ -847,7 +883,11 @@ class Coordinator:
             )
 
     def history(self) -> dict[str, list[dict[str, Any]]]:
-        return {"elo": list(self.elo_history), "loss": list(self.loss_history)}
+        return {
+            "elo": list(self.elo_history),
+            "loss": list(self.loss_history),
+            "gauntlet": list(self.gauntlet_history),
+        }
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         """Record an event for :meth:`events_since` (the API's WebSocket) and listeners."""

@@ -235,6 +235,7 @@ class EvaluationConfig(Section):
     arena_deals: int = bounded(200, ge=1)  # duplicate deals, each played with seats rotated
     promote_threshold: float = bounded(0.55, ge=0.5, le=1.0)  # arena score share to promote
     gauntlet_every: int = bounded(10, ge=0)  # iterations between gauntlets; 0: never
+    gauntlet_deals: int = bounded(100, ge=1)  # duplicate deals against each gauntlet opponent
     # SearchSettings fields for evaluation, over `search:` and EVAL_SEARCH_BASE.
     search: Mapping[str, Any] = search_overrides()
 

@@ -44,7 +44,7 @@ def tiny_config(iterations: int = 3, **sections):
         "learner": {"batch_size": 32, "steps_per_iteration": 2, "warmup_iterations": 1},
         "selfplay": {"actors": 2, "games_in_flight": 4},
         "replay": {"capacity": 4000, "min_positions_to_train": 10},
-        "evaluation": {"arena_deals": 2},
+        "evaluation": {"arena_deals": 2, "gauntlet_every": 0},
     }  # fmt: skip
     data.update(sections)
     return config_from_dict(data)
@@ -213,3 +213,18 @@ def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
     assert "TrainingDiverged" in coord.error and "20 bad steps" in coord.error
     assert max(journal.checkpoints) == 1  # the last good iteration is what resume starts from
     assert journal.events[-1]["type"] == "stopped"
+
+
+def test_the_gauntlet_runs_on_schedule_and_its_history_is_checkpointed():
+    config = tiny_config(
+        iterations=3, evaluation={"arena_deals": 2, "gauntlet_every": 2, "gauntlet_deals": 4}
+    )
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    thread.join(300)
+    system.shutdown()
+    assert result["status"].error is None
+    history = journal.checkpoints[3]["gauntlet_history"]
+    assert [entry["iteration"] for entry in history] == [2, 3]  # every 2nd and the last
+    opponents = {m["opponent"] for m in history[0]["matches"]}
+    assert opponents == {"random", "heuristic"}
