@@ -43,11 +43,6 @@ async def collect(url: str, into: list[dict], stop: asyncio.Event) -> None:
                 continue
 
 
-@pytest.mark.xfail(
-    reason="on Ray the self-play actor does not continue after pause then resume (it does "
-    "in-process); everything up to the resume passes",
-    strict=False,
-)
 def test_control_and_updates_through_serve_on_a_real_run(tmp_path, ray_serve):
     config = tiny_config(
         2,
