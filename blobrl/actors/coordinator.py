@@ -308,21 +308,15 @@ class Coordinator:
         """Rebuild the replay buffer and counters from the game log and the learner from the
         latest checkpoint. Games logged after that checkpoint count: only games that were still
         in flight are played again."""
-        batch: list[GameRecord] = []
 
-        def on_game(record: GameRecord) -> None:
+        def count(record: GameRecord) -> bool:
             seen = self.done.setdefault(record.iteration, set())
             if record.game_id in seen:
-                return
+                return False
             seen.add(record.game_id)
-            batch.append(record)
-            if len(batch) >= 256:
-                self._buffer = call(self.replay, "add_games", list(batch)).result()
-                batch.clear()
+            return True
 
-        self.journal.replay_games(on_game)
-        if batch:
-            self._buffer = call(self.replay, "add_games", batch).result()
+        self._fill_replay_from_log(keep=count)
         self.games_played = sum(len(ix) for ix in self.done.values())
         latest = self.journal.latest_checkpoint()
         if latest is not None:
@@ -576,6 +570,22 @@ class Coordinator:
             # _check_replay, which notices the new instance).
             log.warning("replay buffer failed (%s); it will be rebuilt from the game log", exc)
 
+    def _fill_replay_from_log(self, keep: Callable[[GameRecord], bool] | None = None) -> None:
+        """Send every logged game (that ``keep`` accepts) to the replay buffer, in batches."""
+        batch: list[GameRecord] = []
+
+        def feed(record: GameRecord) -> None:
+            if keep is not None and not keep(record):
+                return
+            batch.append(record)
+            if len(batch) >= 256:
+                self._buffer = call(self.replay, "add_games", list(batch)).result()
+                batch.clear()
+
+        self.journal.replay_games(feed)
+        if batch:
+            self._buffer = call(self.replay, "add_games", batch).result()
+
     def _check_replay(self) -> None:
         """A restarted replay buffer comes back empty: rebuild it from the game log."""
         try:
@@ -587,17 +597,7 @@ class Coordinator:
         if known is None or known == instance:
             return
         self.journal.flush()
-        batch: list[GameRecord] = []
-
-        def feed(record: GameRecord) -> None:
-            batch.append(record)
-            if len(batch) >= 256:
-                self._buffer = call(self.replay, "add_games", list(batch)).result()
-                batch.clear()
-
-        self.journal.replay_games(feed)
-        if batch:
-            self._buffer = call(self.replay, "add_games", batch).result()
+        self._fill_replay_from_log()
         self._recovered(
             "replay",
             "replay buffer restarted; rebuilt from the game log (%d positions)",
