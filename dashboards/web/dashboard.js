@@ -97,7 +97,7 @@ async function refreshDetails() {
 // ---- charts -----------------------------------------------------------------------------------
 const LAYOUT = {
   margin: { l: 50, r: 12, t: 8, b: 70 }, showlegend: true,
-  legend: { orientation: "h", y: -0.35 }, xaxis: { title: { text: "iteration" } },
+  legend: { orientation: "h", y: -0.35 }, xaxis: { title: { text: "iteration" }, tickformat: "d" },
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
 };
 const LOSSES = ["policy_loss", "value_loss", "total_loss"];
