@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trump-mode", choices=TRUMP_MODES, default="rotation")
     p.add_argument("--scoring", choices=sorted(SCORINGS), default="blob")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="T",
+        help="torch threads (default 1: the batches of a match are small, and more threads "
+        "were several times slower on a 2-core machine)",
+    )
     return p
 
 
@@ -72,6 +80,11 @@ def format_table(result: DuplicateResult, *, header: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.threads < 1:
+        return _bad(f"--threads must be >= 1, got {args.threads}")
+    import torch
+
+    torch.set_num_threads(args.threads)
     try:
         check_deal_size(args.players, args.cards)
     except GameError as e:
