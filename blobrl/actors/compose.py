@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blobrl.actors.coordinator import Coordinator, Journal
+from blobrl.actors.control import Journal
+from blobrl.actors.coordinator import Coordinator
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.handles import LocalHandle
 from blobrl.actors.learner import LearnerService

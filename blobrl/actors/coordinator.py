@@ -24,8 +24,21 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from blobrl.actors.control import (
+    IDLE,
+    PAUSED,
+    PAUSING,
+    RUNNING,
+    STOPPED,
+    STOPPING,
+    TRANSITIONS,
+    ControlResult,
+    CoordinatorStatus,
+    Journal,
+)
+from blobrl.actors.events import EventLog
 from blobrl.actors.handles import Call, call, share
 from blobrl.config import Config
 from blobrl.evaluation import MatchResult, elo
@@ -33,38 +46,6 @@ from blobrl.learner import IterationMetrics, TrainingDiverged
 from blobrl.selfplay import GameRecord, GameSpec
 
 log = logging.getLogger(__name__)
-
-IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED = (
-    "idle",
-    "running",
-    "pausing",
-    "paused",
-    "stopping",
-    "stopped",
-)
-STATES = (IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED)
-
-# Which control command is allowed from which state, and where it leads.
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "start": {IDLE: RUNNING, PAUSED: RUNNING},
-    "pause": {RUNNING: PAUSING},
-    "resume": {PAUSED: RUNNING, PAUSING: RUNNING},
-    "stop": {IDLE: STOPPING, RUNNING: STOPPING, PAUSING: STOPPING, PAUSED: STOPPING},
-}
-
-
-class Journal(Protocol):
-    """Where the Coordinator makes progress durable (see blobrl.checkpoint)."""
-
-    def record_game(self, record: GameRecord) -> None: ...
-    def record_event(self, event: dict[str, Any]) -> None: ...
-    def save_checkpoint(self, iteration: int, payload: dict[str, Any]) -> None: ...
-    def save_best(self, iteration: int, weights: bytes, meta: dict[str, Any]) -> None: ...
-    def replay_games(self, on_game: Callable[[GameRecord], None]) -> int: ...
-    def latest_checkpoint(self) -> tuple[int, dict[str, Any]] | None: ...
-    def best_weights(self) -> bytes | None: ...
-    def flush(self) -> None: ...
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -78,37 +59,6 @@ class _SelfPlayActor:
     collecting: Call | None = None
     submitting: Call | None = None
     alive: bool = True
-
-
-@dataclass(frozen=True)
-class ControlResult:
-    success: bool
-    message: str
-    state: str
-
-
-@dataclass(frozen=True)
-class CoordinatorStatus:
-    state: str
-    iteration: int  # the iteration now being played (1-based; total + 1 once finished)
-    iterations: int
-    games_played: int  # finished games of the whole run (resumed runs included)
-    games_total: int
-    progress: float  # games_played / games_total
-    iteration_games: int  # finished games of the current iteration
-    iteration_games_total: int
-    games_per_min: float
-    eta_s: float | None
-    phase: int  # index of the schedule phase now played
-    determinizations: int
-    simulations: int
-    weights_version: int
-    trained_iterations: int
-    buffer_positions: int
-    lr: float
-    actors: int
-    timestamp: float
-    error: str | None
 
 
 class Coordinator:
@@ -182,9 +132,7 @@ class Coordinator:
         self._learner_rate: float | None = None
         self._rate: deque[tuple[float, int]] = deque(maxlen=600)
         self._finished = threading.Event()
-        self._events: deque[dict[str, Any]] = deque(maxlen=2000)
-        self._event_seq = 0
-        self._event_ready = threading.Condition()
+        self._events = EventLog()
         self._last_metrics: dict[str, Any] = {}
         self._selfplay_stats: list[Any] = []
         self._stats_call: list[Call] = []
@@ -891,12 +839,7 @@ class Coordinator:
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         """Record an event for :meth:`events_since` (the API's WebSocket) and listeners."""
-        with self._event_ready:
-            self._event_seq += 1
-            self._events.append(
-                {"seq": self._event_seq, "type": kind, "data": data, "timestamp": time.time()}
-            )
-            self._event_ready.notify_all()
+        self._events.append(kind, data)
         if self.on_event is not None:
             try:
                 self.on_event(kind, data)
@@ -904,17 +847,8 @@ class Coordinator:
                 log.warning("event listener failed", exc_info=True)
 
     def events_since(self, seq: int, timeout: float = 1.0) -> tuple[list[dict[str, Any]], int]:
-        """Events after ``seq`` (waiting up to ``timeout`` s for one) and the newest seq.
-
-        Events are ``{seq, type, data, timestamp}``; types: ``state``, ``phase``, ``games``,
-        ``iteration``, ``evaluation``, ``error``. Only the last 2,000 are kept; a caller that
-        fell further behind gets what is left.
-        """
-        with self._event_ready:
-            if self._event_seq <= seq:
-                self._event_ready.wait(timeout)
-            events = [e for e in self._events if e["seq"] > seq]
-            return events, self._event_seq
+        """See :meth:`EventLog.since`."""
+        return self._events.since(seq, timeout)
 
     def metrics(self) -> dict[str, Any]:
         """Training and throughput numbers for the API and dashboards (NaN-free, JSON-ready)."""

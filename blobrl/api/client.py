@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from blobrl.actors.coordinator import ControlResult, CoordinatorStatus
+from blobrl.actors.control import ControlResult, CoordinatorStatus
 
 CALL_TIMEOUT_S = 15.0
 

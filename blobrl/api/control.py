@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from blobrl.actors.coordinator import ControlResult
+from blobrl.actors.control import ControlResult
 from blobrl.api.client import CoordinatorClient
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.coordinator import PAUSED, RUNNING, STOPPED, TRANSITIONS
+from blobrl.actors.control import PAUSED, RUNNING, STOPPED, TRANSITIONS
 from blobrl.actors.handles import call_now
 from blobrl.config import config_from_dict
 

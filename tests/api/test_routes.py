@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from blobrl.actors.coordinator import STATES, TRANSITIONS
+from blobrl.actors.control import STATES, TRANSITIONS
 from blobrl.api.models import (
     ConfigResponse,
     ControlResponse,
