@@ -18,7 +18,6 @@ invalid transition returns a refusal with the reason, which the API turns into a
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections import deque
@@ -44,6 +43,7 @@ from blobrl.config import Config
 from blobrl.evaluation import MatchResult, elo
 from blobrl.learner import IterationMetrics, TrainingDiverged
 from blobrl.selfplay import GameRecord, GameSpec
+from blobrl.telemetry.names import finite_or_none
 
 log = logging.getLogger(__name__)
 
@@ -860,14 +860,14 @@ class Coordinator:
         inference = self._inference_stats()
         return {
             "iteration": self.trained,
-            "policy_loss": _finite(last.get("policy_loss")),
-            "value_loss": _finite(last.get("value_loss")),
-            "total_loss": _finite(last.get("total_loss")),
-            "policy_accuracy": _finite(last.get("policy_accuracy")),
-            "policy_entropy": _finite(last.get("policy_entropy")),
-            "value_calibration_error": _finite(last.get("value_error")),
-            "learning_rate": _finite(last.get("lr")),
-            "elo": _finite(elo_entry.get("elo", self.best_elo)),
+            "policy_loss": finite_or_none(last.get("policy_loss")),
+            "value_loss": finite_or_none(last.get("value_loss")),
+            "total_loss": finite_or_none(last.get("total_loss")),
+            "policy_accuracy": finite_or_none(last.get("policy_accuracy")),
+            "policy_entropy": finite_or_none(last.get("policy_entropy")),
+            "value_calibration_error": finite_or_none(last.get("value_error")),
+            "learning_rate": finite_or_none(last.get("lr")),
+            "elo": finite_or_none(elo_entry.get("elo", self.best_elo)),
             "best_elo": self.best_elo,
             "best_version": self.best_version,
             "games_played": self.games_played,
@@ -907,7 +907,9 @@ class Coordinator:
             stats = call(self.inference, "stats").result(timeout=2)
         except Exception:
             return {}
-        return {k: _finite(v) if isinstance(v, float) else v for k, v in asdict(stats).items()}
+        return {
+            k: finite_or_none(v) if isinstance(v, float) else v for k, v in asdict(stats).items()
+        }
 
     def config_view(self) -> dict[str, Any]:
         """The resolved config and where the run is in its schedule."""
@@ -930,17 +932,6 @@ class Coordinator:
             "iteration": it,
             "learning_rate": self._lr,
         }
-
-
-def _finite(value: Any) -> float | None:
-    """``value`` as a float, or None when missing or not finite (JSON has no NaN)."""
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _free_actor_slots(cpus_per_actor: float) -> int:

@@ -6,22 +6,11 @@ neither, so every such field is ``float | None`` and non-finite values become No
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-
-def finite_or_none(value: Any) -> float | None:
-    """``value`` as a float, or None when missing, not a number or not finite."""
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
+from blobrl.telemetry.names import finite_or_none
 
 Finite = Annotated[float | None, BeforeValidator(finite_or_none)]
 State = Literal["idle", "running", "pausing", "paused", "stopping", "stopped"]

@@ -10,12 +10,19 @@ without Ray a publish does nothing (so plain-Python runs and unit tests need no 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from blobrl.telemetry.names import METRICS, RUN_STATE, RUN_STATES, RUN_TAG, STATE_TAG, Metric
+from blobrl.telemetry.names import (
+    METRICS,
+    RUN_STATE,
+    RUN_STATES,
+    RUN_TAG,
+    STATE_TAG,
+    Metric,
+    finite_or_none,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +115,7 @@ class Telemetry:
                 if metric.name == RUN_STATE:
                     self._publish_state(instruments[metric.name], _read(metric, metrics, status))
                     continue
-                value = _number(_read(metric, metrics, status))
+                value = finite_or_none(_read(metric, metrics, status))
                 if value is None:
                     continue
                 if metric.kind == "counter":
@@ -156,14 +163,3 @@ def _read(metric: Metric, metrics: Mapping[str, Any], status: Any) -> Any:
             return status.get(field)
         return getattr(status, field, None)
     return metrics.get(metric.source)
-
-
-def _number(value: Any) -> float | None:
-    """``value`` as a finite float, or None."""
-    if value is None or isinstance(value, str):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -15,6 +15,7 @@ name) besides Ray's own labels (``SessionName``, ``NodeAddress``, ``WorkerId``, 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -161,3 +162,16 @@ BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}
 def exported_names() -> set[str]:
     """Every name as a Prometheus query sees it (``ray_blobrl_...``)."""
     return {m.exported_name for m in METRICS}
+
+
+def finite_or_none(value: object) -> float | None:
+    """A metric value as a float, or None when missing, not a number (bools and strings
+    included) or not finite: JSON has no NaN, and a gauge left as it was is better than one set
+    to garbage."""
+    if value is None or isinstance(value, bool | str):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
