@@ -1,16 +1,6 @@
-"""Fixtures shared by the actor tests: one torch thread, and one local Ray per test session."""
+"""Fixtures shared by the actor tests: one local Ray per test session."""
 
 import pytest
-import torch
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models run fastest on one thread, and other test processes share the cores."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

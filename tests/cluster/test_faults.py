@@ -7,11 +7,11 @@ import time
 
 import pytest
 from actors.test_coordinator import tiny_config
+from actors.test_resume import logged
 
 from blobrl.actors.compose import Resources, build
 from blobrl.actors.handles import call
 from blobrl.actors.journal import RunJournalFactory
-from blobrl.checkpoint import iter_log
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -32,15 +32,6 @@ def cluster():
     finally:
         ray.shutdown()
         cluster.shutdown()
-
-
-def logged(run_dir):
-    out = []
-    for entry in iter_log(run_dir / "games.log", meta_only=True):
-        if entry.is_game:
-            m = entry.data["meta"]
-            out.append((m["iteration"], m["game_id"], m["positions"]))
-    return out
 
 
 def status(system):
