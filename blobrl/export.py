@@ -17,7 +17,6 @@ ONNX needs the optional ``onnx`` package to write and ``onnxruntime`` to check
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import warnings
 from dataclasses import dataclass
@@ -64,8 +63,7 @@ def load_network(checkpoint: str | Path) -> BlobNet:
         weights, section = read_checkpoint(path)
     except AgentSpecError as e:
         raise ExportError(str(e)) from e
-    known = {f.name for f in dataclasses.fields(NetworkConfig)}
-    config = NetworkConfig(**{k: v for k, v in (section or {}).items() if k in known})
+    config = NetworkConfig.from_section(section, weights)
     model = build_network(config)
     try:
         model.load_state_dict(weights)

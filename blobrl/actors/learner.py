@@ -57,11 +57,12 @@ class LearnerService:
         elapsed = time.perf_counter() - start
         self.steps_per_s = cfg.steps_per_iteration / elapsed if elapsed > 0 else 0.0
         log.info(
-            "trained iteration %d: loss %.4f (policy %.4f, value %.4f), %.1f steps/s",
+            "trained iteration %d: loss %.4f (policy %.4f, value %.4f, tricks %.4f), %.1f steps/s",
             iteration,
             metrics.total_loss,
             metrics.policy_loss,
             metrics.value_loss,
+            metrics.trick_loss,
             self.steps_per_s,
         )
         return metrics

@@ -11,7 +11,6 @@ Specs:
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import re
@@ -144,9 +143,8 @@ def _checkpoint_evaluator(path: Path, *, device: str):
     if not path.is_file():
         raise AgentSpecError(f"{path}: checkpoint not found")
     weights, network = read_checkpoint(path)
-    known = {f.name for f in dataclasses.fields(NetworkConfig)}
     try:
-        config = NetworkConfig(**{k: v for k, v in (network or {}).items() if k in known})
+        config = NetworkConfig.from_section(network, weights)
     except (TypeError, ValueError) as e:
         raise AgentSpecError(f"{path}: bad network config in the checkpoint ({e})") from e
     model = build_network(config)

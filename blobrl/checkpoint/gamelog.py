@@ -132,6 +132,8 @@ def record_to_msgpack(record: GameRecord) -> bytes:
     meta = {name: int(getattr(record, name)) for name in _META_FIELDS}
     meta["positions"] = record.num_positions
     arrays = {name: _array_to_plain(getattr(record, name)) for name in _ARRAY_FIELDS}
+    if record.tricks is not None:
+        arrays["tricks"] = _array_to_plain(record.tricks)
     return msgpack.packb({"type": GAME, "meta": meta, "arrays": arrays}, use_bin_type=True)
 
 
@@ -147,6 +149,8 @@ def record_from_msgpack(payload: bytes | Mapping[str, Any]) -> GameRecord:
     meta = data["meta"]
     fields: dict[str, Any] = {name: int(meta[name]) for name in _META_FIELDS}
     fields.update((name, _array_from_plain(data["arrays"][name])) for name in _ARRAY_FIELDS)
+    if "tricks" in data["arrays"]:  # absent in logs written before trick-count targets
+        fields["tricks"] = _array_from_plain(data["arrays"]["tricks"])
     return GameRecord(**fields)
 
 

@@ -58,6 +58,8 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
 
     def __post_init__(self) -> None:
+        if self.network.scoring != self.run.scoring:  # the value head scores as the run does
+            object.__setattr__(self, "network", replace(self.network, scoring=self.run.scoring))
         self._check_schedule()
         self._check_game_mix()
         warmup = getattr(self.learner, "warmup_iterations", 0)

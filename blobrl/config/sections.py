@@ -213,7 +213,7 @@ class InferenceConfig(Section):
 
 @dataclass(frozen=True)
 class ReplayConfig(Section):
-    capacity: int = bounded(1_000_000, ge=1)  # positions held (386 bytes each)
+    capacity: int = bounded(1_000_000, ge=1)  # positions held (394 bytes each)
     min_positions_to_train: int = bounded(20_000, ge=1)
 
     def _validate(self) -> None:

@@ -18,7 +18,9 @@ class TrainingBatch:
     * ``policy_target``: ``float32[B, 65]`` the search's visit distribution (sums to 1, zero on
       illegal actions);
     * ``value_target``: ``float32[B, 8]`` final score of each relative seat normalized to [0, 1];
-    * ``seat_mask``: ``bool[B, 8]`` which relative seats exist at that table.
+    * ``seat_mask``: ``bool[B, 8]`` which relative seats exist at that table;
+    * ``trick_target``: ``int64[B, 8]`` tricks each relative seat still takes from the position
+      (-1 where unknown), the target of a trick-count head; None trains no trick head.
     """
 
     features: np.ndarray
@@ -26,6 +28,7 @@ class TrainingBatch:
     policy_target: np.ndarray
     value_target: np.ndarray
     seat_mask: np.ndarray
+    trick_target: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         size = self.features.shape[0]
@@ -35,9 +38,12 @@ class TrainingBatch:
             "policy_target": ((size, NUM_ACTIONS), np.float32),
             "value_target": ((size, MAX_PLAYERS), np.float32),
             "seat_mask": ((size, MAX_PLAYERS), np.bool_),
+            "trick_target": ((size, MAX_PLAYERS), np.int64),
         }
         for name, (shape, dtype) in expected.items():
             array = getattr(self, name)
+            if array is None and name == "trick_target":
+                continue
             if array.shape != shape or array.dtype != dtype:
                 raise ValueError(
                     f"TrainingBatch.{name} must be {np.dtype(dtype).name}{list(shape)}, "
@@ -61,6 +67,7 @@ class StepMetrics:
     grad_norm: float  # global L2 norm before clipping (nan when not computed)
     lr: float
     skipped: bool
+    trick_loss: float = float("nan")  # cross-entropy of the trick-count head, nats (nan: none)
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,4 @@ class IterationMetrics:
     value_error: float
     grad_norm: float
     lr: float
+    trick_loss: float = float("nan")

@@ -30,6 +30,7 @@ class LearnerConfig:
     skip_grad_norm: float = 1e3
     value_loss_weight: float = 1.0
     quartic_weight: float = 0.0  # weight of mean (value - target)^4, punishes large misses
+    trick_loss_weight: float = 1.0  # cross-entropy of a trick-count head (value_head: tricks)
     label_smoothing: float = 0.0  # mixes the policy target with uniform over legal actions
     max_bad_steps_in_row: int = 20  # skipped steps in a row before training is declared diverged
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
@@ -48,7 +49,7 @@ class LearnerConfig:
         for name in ("batch_size", "steps_per_iteration", "max_bad_steps_in_row"):
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("weight_decay", "value_loss_weight", "quartic_weight"):
+        for name in ("weight_decay", "value_loss_weight", "quartic_weight", "trick_loss_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"learner.{name} must be >= 0, got {getattr(self, name)}")
         if self.grad_clip <= 0:

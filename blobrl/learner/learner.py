@@ -1,4 +1,5 @@
-"""The learner: AdamW on policy cross-entropy and seat-value regression, with safety checks."""
+"""The learner: AdamW on policy cross-entropy, seat-value regression and (for a trick-count head)
+trick-count cross-entropy, with safety checks."""
 
 from __future__ import annotations
 
@@ -98,7 +99,7 @@ class Learner:
             dtype=self.amp_dtype or torch.float32,
             enabled=self.amp_dtype is not None,
         ):
-            logits, values = self.model(features)
+            logits, values, trick_log_probs = self.model.heads(features)
         logits = masked_logits(logits.float(), legal)  # [B, 65]
         values = values.float()  # [B, 8]
 
@@ -115,6 +116,9 @@ class Learner:
         value_loss = (diff.square() * seat_w).sum() / present
         quartic = (diff.square().square() * seat_w).sum() / present
         total = policy_loss + cfg.value_loss_weight * (value_loss + cfg.quartic_weight * quartic)
+        trick_loss = self._trick_loss(trick_log_probs, batch, seats)
+        if trick_loss is not None:
+            total = total + cfg.trick_loss_weight * trick_loss
 
         with torch.no_grad():
             probs = log_p.exp()
@@ -146,9 +150,11 @@ class Learner:
             self.scaler.update()
             self.bad_steps_in_row = 0
 
-        policy, value, total_host, acc, ent, err = torch.stack(
-            [policy_loss, value_loss, total, accuracy, entropy, value_error]
-        ).tolist()  # one device sync for all six
+        no_tricks = torch.full_like(total, math.nan)
+        policy, value, total_host, acc, ent, err, tricks = torch.stack(
+            [policy_loss, value_loss, total, accuracy, entropy, value_error,
+             no_tricks if trick_loss is None else trick_loss.detach()]
+        ).tolist()  # one device sync for all  # fmt: skip
         return self._record(
             StepMetrics(
                 policy_loss=policy,
@@ -160,6 +166,7 @@ class Learner:
                 grad_norm=grad_norm,
                 lr=lr,
                 skipped=skipped,
+                trick_loss=tricks,
             )
         )
 
@@ -190,6 +197,7 @@ class Learner:
             value_error=mean("value_error"),
             grad_norm=mean("grad_norm"),
             lr=self.scheduler.lr,
+            trick_loss=mean("trick_loss"),
         )
         self._iteration_steps = []
         self.scheduler.step()
@@ -246,6 +254,18 @@ class Learner:
                 batch.seat_mask,
             )
         )
+
+    def _trick_loss(
+        self, log_probs: torch.Tensor | None, batch: TrainingBatch, seats: torch.Tensor
+    ) -> torch.Tensor | None:
+        """Mean cross-entropy of the trick-count head over the present seats whose count is
+        known; None when the network has no such head or the batch no targets."""
+        if log_probs is None or batch.trick_target is None:
+            return None
+        target = torch.from_numpy(batch.trick_target).to(self.device)  # [B, 8]
+        known = seats & (target >= 0) & (target < log_probs.shape[2])
+        picked = log_probs.float().gather(2, target.clamp(min=0)[..., None]).squeeze(2)
+        return -(picked * known).sum() / known.sum().clamp(min=1)
 
     def _bad_step(self, lr: float, *, grad_norm: float = math.nan) -> StepMetrics:
         self.skipped_total += 1

@@ -40,7 +40,7 @@ class SearchResult:
     policy: np.ndarray  # float32[G, 65]: policy target, zero on illegal actions
     visits: np.ndarray  # float64[G, 65]: root visits summed over worlds
     value: np.ndarray  # float32[G]: root value estimate for the acting seat
-    evaluations: int  # leaves sent to the evaluator
+    evaluations: int  # rows sent to the evaluator (leaves, and searcher views of leaves)
 
 
 class BatchedSearch:
@@ -72,6 +72,9 @@ class BatchedSearch:
         self.root_forced = np.full(trees, _tree.NO_FORCED, np.int64)
         self.features = np.zeros((trees, FEATURES), np.float32)
         self.leaf_tree = np.zeros(trees, np.int64)
+        self.own_features = np.zeros((trees, FEATURES), np.float32)
+        self.own_row = np.zeros(trees, np.int64)
+        self._own_count = np.zeros(1, np.int64)
 
     def set_settings(self, settings: SearchSettings) -> None:
         """Switch search settings (e.g. at a schedule phase change); grows arrays if needed."""
@@ -137,6 +140,8 @@ class BatchedSearch:
             "root_forced",
             "features",
             "leaf_tree",
+            "own_features",
+            "own_row",
         ]
         return {name: getattr(self, name)[:t] for name in names}
 
@@ -164,15 +169,28 @@ class BatchedSearch:
                 v["root_forced"],
                 v["features"],
                 v["leaf_tree"],
+                s.searcher_view,
+                v["own_features"],
+                v["own_row"],
+                self._own_count,
             )
             if leaves == 0:
                 break
-            logits, values = self.evaluator(v["features"][:leaves])
+            owns = int(self._own_count[0])
+            if owns:  # one evaluator call for both views
+                rows = np.concatenate([v["features"][:leaves], v["own_features"][:owns]])
+            else:
+                rows = v["features"][:leaves]
+            logits, values = self.evaluator(rows)
+            values = np.ascontiguousarray(values, dtype=np.float32)
             _tree.expand_and_backup(
                 leaves,
                 v["leaf_tree"],
-                np.ascontiguousarray(logits, dtype=np.float32),
-                np.ascontiguousarray(values, dtype=np.float32),
+                np.ascontiguousarray(logits[:leaves], dtype=np.float32),
+                values[:leaves],
+                values[leaves:],
+                v["own_row"],
+                v["world_roots"],
                 v["scratch"],
                 v["prior"],
                 v["visits"],
@@ -186,7 +204,7 @@ class BatchedSearch:
                 noise_weight,
                 rs,
             )
-            evaluations += leaves
+            evaluations += leaves + owns
         self.evaluations += evaluations
         return evaluations
 

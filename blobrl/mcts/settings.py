@@ -13,6 +13,11 @@ class SearchSettings:
     ``determinizations`` worlds are sampled per decision and ``simulations`` run in each; the
     policy target sums root visits over the worlds. ``root`` chooses PUCT with Dirichlet noise or
     Gumbel sequential halving (better at low simulation counts).
+
+    ``searcher_view``: at a leaf where another player acts, the network sees that player's
+    information state, which does not hold the searching player's hand; with this on (the
+    default) the searching player's own value there is evaluated from its own information state
+    (one more network row per such leaf), so that its choices are judged knowing its cards.
     """
 
     determinizations: int = 3
@@ -27,6 +32,7 @@ class SearchSettings:
     temperature: float = 1.0  # for the first ``temperature_moves`` decisions of a hand
     temperature_moves: int = 10
     final_temperature: float = 0.25  # after that; 0 plays the most visited action
+    searcher_view: bool = True
 
     def __post_init__(self) -> None:
         if self.determinizations < 1:

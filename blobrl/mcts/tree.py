@@ -106,18 +106,25 @@ def select_leaves(
     root_forced: np.ndarray,  # int64[T]: root action to take, or NO_FORCED
     features: np.ndarray,  # float32[T, FEATURES] out (first L rows)
     leaf_tree: np.ndarray,  # int64[T] out
+    searcher_view: bool,
+    own_features: np.ndarray,  # float32[T, FEATURES] out (first O rows)
+    own_row: np.ndarray,  # int64[T] out: row of own_features for leaf i, or -1
+    own_count: np.ndarray,  # int64[1] out: O
 ) -> int:
     """Advance every unfinished tree to its next leaf that needs the network.
 
     Simulations ending at a terminal state are backed up on the spot and the tree descends again,
     so each tree contributes at most one leaf. Returns the number of leaves ``L``; row ``i`` of
     ``features`` is the information state of the player to act at leaf ``i`` of tree
-    ``leaf_tree[i]``. A tree whose root is unexpanded yields its root as the leaf.
+    ``leaf_tree[i]``. A tree whose root is unexpanded yields its root as the leaf. With
+    ``searcher_view``, a leaf where someone other than the root's player acts also gets the root
+    player's information state, in row ``own_row[i]`` of ``own_features``.
     """
     trees = world_roots.shape[0]
     buf = np.empty(k.NUM_ACTIONS, np.int64)
     vbuf = np.zeros(value.shape[2], np.float32)
     leaves = 0
+    owns = 0
     for t in range(trees):
         if node_count[t] == 0:
             continue
@@ -178,12 +185,20 @@ def select_leaves(
             if leaf:
                 encode_into(scratch[t], scratch[t, k.F_PLAYER], features[leaves])
                 leaf_tree[leaves] = t
+                searcher = world_roots[t, k.F_PLAYER]
+                if searcher_view and scratch[t, k.F_PLAYER] != searcher:
+                    encode_into(scratch[t], searcher, own_features[owns])
+                    own_row[leaves] = owns
+                    owns += 1
+                else:
+                    own_row[leaves] = -1
                 leaves += 1
                 break
             # Terminal: the score is known exactly; back it up and descend again.
             _terminal_value(scratch[t], vbuf)
             _backup(t, path, depth, vbuf, visits, value, scratch[t, k.F_N])
             sims_done[t] += 1
+    own_count[0] = owns
     return leaves
 
 
@@ -193,6 +208,9 @@ def expand_and_backup(
     leaf_tree: np.ndarray,  # int64[L]
     logits: np.ndarray,  # float32[L, A]
     values: np.ndarray,  # float32[L, P] relative to the leaf's acting seat
+    own_values: np.ndarray,  # float32[O, P] relative to the root's player (own_features rows)
+    own_row: np.ndarray,  # int64[L] from select_leaves
+    world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
     prior: np.ndarray,  # float32[T, M, A]
     visits: np.ndarray,
@@ -207,7 +225,7 @@ def expand_and_backup(
     rs: np.ndarray,  # uint64[G]
 ) -> None:
     """Set priors at each leaf (softmax over legal actions; Dirichlet noise at roots) and back
-    the leaf's value up its path."""
+    the leaf's value up its path (the root player's entry from its own view when it has one)."""
     buf = np.empty(k.NUM_ACTIONS, np.int64)
     vabs = np.zeros(value.shape[2], np.float32)
     noise = np.empty(k.NUM_ACTIONS, np.float64)
@@ -245,6 +263,8 @@ def expand_and_backup(
         vabs[:] = 0.0
         for r in range(n):
             vabs[(player + r) % n] = values[i, r]
+        if own_row[i] >= 0:
+            vabs[world_roots[t, k.F_PLAYER]] = own_values[own_row[i], 0]
         _backup(t, path, depth, vabs, visits, value, n)
         if x != 0:
             sims_done[t] += 1

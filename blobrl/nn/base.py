@@ -6,7 +6,11 @@ import torch
 from torch import nn
 
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
+from blobrl.game import encoding as enc
+from blobrl.game.core import MAX_CARDS
 from blobrl.nn.config import NetworkConfig
+
+TRICK_CLASSES = MAX_CARDS + 1  # tricks still to take from a position: 0..12
 
 # Large enough that softmax gives exactly zero, small enough that ``0 * fill`` stays finite
 # (``-inf`` would turn an entropy or a cross-entropy term into NaN).
@@ -22,6 +26,11 @@ class BlobNet(nn.Module):
     * ``values``: ``[B, MAX_PLAYERS]`` in [0, 1], one per relative seat (0 = the acting player),
       the expected final score of that seat normalized to [0, 1]. Entries for seats that do not
       exist at this table size are meaningless and must be ignored by the caller.
+
+    With ``value_head: tricks`` (the default) the network predicts, for every relative seat, the
+    distribution of the number of tricks it will still take (:meth:`heads`), and the values are
+    derived from it and the bids in the features (:func:`values_from_tricks`); with ``direct``
+    a sigmoid head regresses the values themselves.
     """
 
     num_actions = NUM_ACTIONS
@@ -31,8 +40,19 @@ class BlobNet(nn.Module):
         super().__init__()
         self.config = config
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def heads(
+        self, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(policy_logits[B, 65], values[B, 8], trick_log_probs[B, 8, 13] or None)``.
+
+        ``trick_log_probs[b, r, t]`` is the log-probability that relative seat ``r`` takes ``t``
+        more tricks from this position (impossible counts have probability 0); None for a
+        network with a direct value head."""
         raise NotImplementedError
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, values, _ = self.heads(features)
+        return logits, values
 
 
 def masked_logits(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
@@ -53,3 +73,64 @@ def init_policy_output(layer: nn.Linear) -> None:
     """Small last policy layer: near-uniform initial priors over the legal actions."""
     nn.init.normal_(layer.weight, std=0.01)
     nn.init.zeros_(layer.bias)
+
+
+def init_trick_output(layer: nn.Linear) -> None:
+    """Zero the last trick layer: every possible trick count starts equally likely."""
+    nn.init.zeros_(layer.weight)
+    nn.init.zeros_(layer.bias)
+
+
+_SEAT_COLUMNS = enc.OFF_SEATS + enc.SEAT_FEATURES * torch.arange(MAX_PLAYERS)
+
+
+def trick_log_probs(trick_logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """``trick_logits[B, 8, 13]`` -> log-probabilities over the tricks each seat still takes,
+    with the counts above the tricks left in the hand (C - tricks played) impossible."""
+    c = _num_cards(features)  # [B]
+    left = c - torch.round(features[:, enc.OFF_SCALARS] * c)  # [B] tricks not yet completed
+    counts = torch.arange(TRICK_CLASSES, device=features.device, dtype=features.dtype)
+    possible = counts[None, None, :] <= left[:, None, None]  # [B, 1, 13]
+    fill = max(_ILLEGAL_LOGIT, torch.finfo(trick_logits.dtype).min)
+    return torch.log_softmax(trick_logits.masked_fill(~possible, fill), dim=-1)
+
+
+def values_from_tricks(
+    log_probs: torch.Tensor, features: torch.Tensor, scoring: str = "blob"
+) -> torch.Tensor:
+    """Seat values ``[B, 8]`` in [0, 1] from the trick distributions ``log_probs[B, 8, 13]``.
+
+    A seat that has bid scores when its final tricks equal the bid: under ``blob`` its value is
+    ``P(exact) * (10 + bid) / (10 + C)``, under ``oh_hell`` ``(won + E[more] + 10 P(exact)) /
+    (10 + C)``. A seat that has not bid yet (it has won no trick either) is valued at its best
+    bid: the maximum of the same expression over the bids.
+    """
+    probs = log_probs.float().exp()  # [B, 8, 13]
+    feats = features.float()
+    c = _num_cards(feats)[:, None]  # [B, 1]
+    cols = _SEAT_COLUMNS.to(features.device)
+    has_bid = feats[:, cols + enc.SEAT_HAS_BID] > 0.5  # [B, 8]
+    bid = torch.round(feats[:, cols + enc.SEAT_BID] * c)  # [B, 8]
+    won = torch.round(feats[:, cols + enc.SEAT_TRICKS] * c)  # [B, 8]
+    norm = 10.0 + c  # [B, 1]
+    need = bid - won  # [B, 8] more tricks that make the bid exactly
+    reachable = has_bid & (need >= 0) & (need < TRICK_CLASSES)
+    index = need.clamp(0, TRICK_CLASSES - 1).long()[..., None]  # [B, 8, 1]
+    p_exact = torch.where(reachable, probs.gather(2, index).squeeze(2), 0.0)  # [B, 8]
+    counts = torch.arange(TRICK_CLASSES, device=features.device, dtype=torch.float32)
+    if scoring == "blob":
+        bid_value = p_exact * (10.0 + bid) / norm
+        best = (probs * (10.0 + counts) / norm[:, :, None]).amax(dim=2)  # [B, 8]
+    elif scoring == "oh_hell":
+        expected = (probs * counts).sum(dim=2)  # [B, 8]
+        bid_value = (won + expected + 10.0 * p_exact) / norm
+        best = (won + expected + 10.0 * probs.amax(dim=2)) / norm
+    else:
+        raise ValueError(f"unknown scoring {scoring!r}")
+    return torch.where(has_bid, bid_value, best).clamp(0.0, 1.0)
+
+
+def _num_cards(features: torch.Tensor) -> torch.Tensor:
+    """C of each position, from the one-hot at ``OFF_C``: ``[B]``."""
+    sizes = torch.arange(1, MAX_CARDS + 1, device=features.device, dtype=features.dtype)
+    return features[:, enc.OFF_C : enc.OFF_C + MAX_CARDS] @ sizes

@@ -7,7 +7,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
-from blobrl.nn.base import BlobNet, init_policy_output, init_value_output
+from blobrl.nn.base import (
+    TRICK_CLASSES,
+    BlobNet,
+    init_policy_output,
+    init_trick_output,
+    init_value_output,
+    trick_log_probs,
+    values_from_tricks,
+)
 from blobrl.nn.config import NetworkConfig
 
 
@@ -28,7 +36,8 @@ class ResidualMLPNet(BlobNet):
     """``features[B, FEATURES]`` -> stem -> ``blocks`` residual blocks -> LayerNorm -> heads.
 
     The policy head is one linear layer to 65 logits; the value head is a hidden layer and a
-    linear layer to 8 seat values through a sigmoid.
+    linear layer, to 8 x 13 trick-count logits (``value_head: tricks``) or to 8 seat values
+    through a sigmoid (``direct``).
     """
 
     def __init__(self, config: NetworkConfig) -> None:
@@ -39,13 +48,23 @@ class ResidualMLPNet(BlobNet):
         self.norm = nn.LayerNorm(width)
         self.policy = nn.Linear(width, NUM_ACTIONS)
         self.value_hidden = nn.Linear(width, width)
-        self.value_out = nn.Linear(width, MAX_PLAYERS)
         init_policy_output(self.policy)
-        init_value_output(self.value_out)
+        if config.value_head == "tricks":
+            self.trick_out = nn.Linear(width, MAX_PLAYERS * TRICK_CLASSES)
+            init_trick_output(self.trick_out)
+        else:
+            self.value_out = nn.Linear(width, MAX_PLAYERS)
+            init_value_output(self.value_out)
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def heads(
+        self, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         x = self.blocks(self.stem(features))  # [B, H]
         x = F.relu(self.norm(x))
         logits = self.policy(x)  # [B, 65]
-        values = torch.sigmoid(self.value_out(F.relu(self.value_hidden(x))))  # [B, 8]
-        return logits, values
+        v = F.relu(self.value_hidden(x))  # [B, H]
+        if self.config.value_head == "direct":
+            return logits, torch.sigmoid(self.value_out(v)), None  # [B, 8]
+        tricks = self.trick_out(v).view(-1, MAX_PLAYERS, TRICK_CLASSES)  # [B, 8, 13]
+        log_probs = trick_log_probs(tricks, features)
+        return logits, values_from_tricks(log_probs, features, self.config.scoring), log_probs

@@ -10,7 +10,7 @@ Tokens (61 per position, width ``embed``):
 * 1 global token: trump, led suit, phase, N, C and the scalars.
 
 Card logits come from the card tokens (one per card), bid logits from the global token, and the
-value of relative seat r from seat token r.
+value (or the trick-count distribution) of relative seat r from seat token r.
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ from blobrl.game.encoding import (
     OFF_TURNUP,
     SEAT_FEATURES,
 )
-from blobrl.nn.base import BlobNet, init_policy_output, init_value_output
+from blobrl.nn.base import (
+    TRICK_CLASSES,
+    BlobNet,
+    init_policy_output,
+    init_trick_output,
+    init_value_output,
+    trick_log_probs,
+    values_from_tricks,
+)
 from blobrl.nn.config import NetworkConfig
 
 NUM_SUITS = 4
@@ -76,10 +84,14 @@ class CardTransformerNet(BlobNet):
         self.card_logit = nn.Linear(d, 1)
         self.bid_logits = nn.Linear(d, NUM_BIDS)
         self.value_hidden = nn.Linear(d, d)
-        self.value_out = nn.Linear(d, 1)
         init_policy_output(self.card_logit)
         init_policy_output(self.bid_logits)
-        init_value_output(self.value_out)
+        if config.value_head == "tricks":
+            self.trick_out = nn.Linear(d, TRICK_CLASSES)
+            init_trick_output(self.trick_out)
+        else:
+            self.value_out = nn.Linear(d, 1)
+            init_value_output(self.value_out)
 
     def tokens(self, features: torch.Tensor) -> torch.Tensor:
         """``features[B, FEATURES]`` -> input tokens ``[B, 61, embed]`` (cards, seats, global)."""
@@ -112,11 +124,15 @@ class CardTransformerNet(BlobNet):
         glob = self.global_proj(global_in)[:, None, :]  # [B, 1, D]
         return torch.cat([cards, seats, glob], dim=1)
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def heads(
+        self, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         h = self.encoder(self.tokens(features))  # [B, 61, D]
         card_logits = self.card_logit(h[:, CARD_TOKENS]).squeeze(-1)  # [B, 52]
         bid_logits = self.bid_logits(h[:, GLOBAL_TOKEN])  # [B, 13]
         logits = torch.cat([card_logits, bid_logits], dim=1)  # [B, 65]
         seat_h = torch.relu(self.value_hidden(h[:, SEAT_TOKENS]))  # [B, 8, D]
-        values = torch.sigmoid(self.value_out(seat_h).squeeze(-1))  # [B, 8]
-        return logits, values
+        if self.config.value_head == "direct":
+            return logits, torch.sigmoid(self.value_out(seat_h).squeeze(-1)), None  # [B, 8]
+        log_probs = trick_log_probs(self.trick_out(seat_h), features)  # [B, 8, 13]
+        return logits, values_from_tricks(log_probs, features, self.config.scoring), log_probs

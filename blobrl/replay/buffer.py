@@ -1,6 +1,6 @@
 """The replay buffer: a ring of recent self-play positions in preallocated arrays.
 
-Bytes per position (``BYTES_PER_POSITION`` = 386):
+Bytes per position (``bytes_per_position()`` = 394):
 
 ==================  ===================  =====
 array               dtype[shape]         bytes
@@ -10,6 +10,7 @@ continuous feats    float16[36]          72
 legal actions       uint8[9] (packed)    9
 policy target       float16[65]          130
 value targets       float16[8]           16
+trick targets       int8[8]              8
 num_players         int8                 1
 num_cards           int8                 1
 game id             int64                8
@@ -17,7 +18,7 @@ iteration           int32                4
 weight version      int32                4
 ==================  ===================  =====
 
-so a million positions take 386 MB. The buffer is not saved: on resume it is rebuilt from the
+so a million positions take 394 MB. The buffer is not saved: on resume it is rebuilt from the
 durable game log.
 """
 
@@ -46,6 +47,7 @@ class ReplayBatch:
     policy_target: np.ndarray  # float32[B, 65]
     value_target: np.ndarray  # float32[B, 8]: by relative seat, entry 0 the acting seat
     seat_mask: np.ndarray  # bool[B, 8]: which relative seats exist
+    trick_target: np.ndarray | None = None  # int64[B, 8]: tricks still taken, -1 = unknown
 
 
 @functools.cache
@@ -100,6 +102,7 @@ class ReplayBuffer:
         self._legal = np.zeros((cap, LEGAL_BYTES), np.uint8)
         self._policy = np.zeros((cap, NUM_ACTIONS), np.float16)
         self._value = np.zeros((cap, MAX_PLAYERS), np.float16)
+        self._tricks = np.full((cap, MAX_PLAYERS), -1, np.int8)
         self._num_players = np.zeros(cap, np.int8)
         self._num_cards = np.zeros(cap, np.int8)
         self._game_id = np.zeros(cap, np.int64)
@@ -122,6 +125,7 @@ class ReplayBuffer:
             + LEGAL_BYTES
             + 2 * NUM_ACTIONS
             + 2 * MAX_PLAYERS
+            + MAX_PLAYERS
             + 1
             + 1
             + 8
@@ -152,6 +156,7 @@ class ReplayBuffer:
         self._legal[slots] = np.packbits(np.asarray(record.legal[src], np.bool_), axis=1)
         self._policy[slots] = record.policy[src]
         self._value[slots] = record.value_targets()[src]
+        self._tricks[slots] = record.trick_targets()[src]
         self._num_players[slots] = record.num_players
         self._num_cards[slots] = record.num_cards
         self._game_id[slots] = record.game_id
@@ -196,6 +201,7 @@ class ReplayBuffer:
             policy_target=self._policy[idx].astype(np.float32),
             value_target=self._value[idx].astype(np.float32),
             seat_mask=seats,
+            trick_target=self._tricks[idx].astype(np.int64),
         )
 
     def stats(self) -> ReplayStats:

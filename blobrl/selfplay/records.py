@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
+from blobrl.game import encoding as enc
 
 
 @dataclass
@@ -32,6 +33,7 @@ class GameRecord:
     scores: np.ndarray  # float32[N]: final scores by absolute seat
     iteration: int = 0
     game_id: int = 0
+    tricks: np.ndarray | None = None  # int8[N]: final tricks by absolute seat (None: unknown)
 
     @property
     def num_positions(self) -> int:
@@ -47,6 +49,23 @@ class GameRecord:
         out[:, :n] = norm[rel]
         return out
 
+    def trick_targets(self) -> np.ndarray:
+        """``int8[T, 8]``: tricks each relative seat still takes from each decision on (its
+        final tricks less those already won, read from the features); -1 beyond N, or
+        everywhere when the record has no final trick counts."""
+        out = np.full((self.num_positions, MAX_PLAYERS), -1, np.int8)
+        if self.tricks is None or self.num_positions == 0:
+            return out
+        from blobrl.replay.codec import CONT_INDEX
+
+        n, c = self.num_players, self.num_cards
+        seat_tricks = enc.OFF_SEATS + enc.SEAT_TRICKS + enc.SEAT_FEATURES * np.arange(n)
+        columns = np.searchsorted(CONT_INDEX, seat_tricks)  # [N] columns of feature_cont
+        won = np.rint(self.feature_cont[:, columns].astype(np.float32) * c).astype(np.int64)
+        rel = (self.players.astype(np.int64)[:, None] + np.arange(n)[None, :]) % n  # [T, N]
+        out[:, :n] = np.asarray(self.tricks, np.int64)[rel] - won
+        return out
+
     def seat_mask(self) -> np.ndarray:
         """``bool[T, 8]``: which relative seats exist."""
         out = np.zeros((self.num_positions, MAX_PLAYERS), np.bool_)
@@ -59,3 +78,5 @@ class GameRecord:
             raise ValueError("legal and policy must be [T, 65]")
         if self.feature_bits.shape[0] != t or self.feature_cont.shape[0] != t:
             raise ValueError("feature arrays must have one row per decision")
+        if self.tricks is not None and self.tricks.shape != (self.num_players,):
+            raise ValueError("tricks must hold one count per seat")

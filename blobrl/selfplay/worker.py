@@ -247,6 +247,7 @@ class SelfPlayWorker:
             scores=scores[:n].astype(np.float32),
             iteration=spec.iteration,
             game_id=spec.game_id,
+            tricks=state[k.F_TRICKS : k.F_TRICKS + n].astype(np.int8),
         )
         self.stats.games += 1
         self.stats.positions += t

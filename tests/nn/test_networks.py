@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -66,9 +68,9 @@ def test_values_stay_in_unit_interval_after_perturbing_weights(arch):
     assert ((values >= 0) & (values <= 1)).all()
 
 
-def test_initial_values_are_near_one_half(arch):
+def test_initial_values_of_a_direct_value_head_are_near_one_half(arch):
     torch.manual_seed(2)
-    model = build_network(CONFIGS[arch]).eval()
+    model = build_network(dataclasses.replace(CONFIGS[arch], value_head="direct")).eval()
     with torch.no_grad():
         _, values = model(torch.from_numpy(real_features(16)))
     assert torch.allclose(values, torch.full_like(values, 0.5), atol=0.02)

@@ -60,10 +60,10 @@ def all_rows(buffer: ReplayBuffer, rng=None):
 
 
 def test_bytes_per_position_is_small_and_documented():
-    assert ReplayBuffer.bytes_per_position() == 386
+    assert ReplayBuffer.bytes_per_position() == 394
     buffer = ReplayBuffer(1000)
     arrays = [v for v in vars(buffer).values() if isinstance(v, np.ndarray)]
-    assert sum(a.nbytes for a in arrays) == buffer.nbytes == 386_000
+    assert sum(a.nbytes for a in arrays) == buffer.nbytes == 394_000
 
 
 def test_sampled_batch_has_the_training_shapes_and_dtypes():

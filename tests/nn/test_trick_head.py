@@ -1,0 +1,121 @@
+"""The trick-count head: its distributions, the values derived from them, and its targets."""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from blobrl.game import MAX_PLAYERS, encode, new_game
+from blobrl.nn import NetworkConfig, build_network
+from blobrl.nn.base import TRICK_CLASSES, values_from_tricks
+from blobrl.replay.codec import pack_features
+from blobrl.selfplay.records import GameRecord
+
+
+def random_positions(players: int, cards: int, seed: int):
+    """Every decision of one random hand: (state copy, acting seat, features)."""
+    rng = np.random.default_rng(seed)
+    state = new_game(players, cards, seed=seed)
+    out = []
+    while not state.is_terminal():
+        out.append((state.clone(), state.current_player, encode(state)))
+        state.apply(int(rng.choice(state.legal_actions())))
+    return out, state
+
+
+def expected_value(state, rel: int, probs: np.ndarray, scoring: str) -> float:
+    """Value of relative seat ``rel`` (seen by the player to act) by the rules, given the
+    distribution ``probs`` of the tricks it still takes."""
+    n, c = state.num_players, state.num_cards
+    seat = (state.current_player + rel) % n
+    bid, won = state.bids[seat], state.tricks_won[seat]
+    counts = np.arange(TRICK_CLASSES)
+
+    def score(b: int) -> float:
+        exact = probs[b - won] if 0 <= b - won < TRICK_CLASSES else 0.0
+        if scoring == "blob":
+            return exact * (10 + b)
+        return won + float(probs @ counts) + 10 * exact
+
+    value = score(bid) if bid is not None else max(score(b) for b in range(c + 1))
+    return value / (10 + c)
+
+
+@pytest.mark.parametrize("scoring", ["blob", "oh_hell"])
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), players=st.integers(3, 8), cards=st.integers(1, 6))
+def test_derived_values_follow_the_scoring_rules(scoring, seed, players, cards):
+    positions, _ = random_positions(players, cards, seed)
+    rng = np.random.default_rng(seed)
+    state, _, features = positions[rng.integers(len(positions))]
+    left = cards - state.tricks_played
+    probs = np.zeros((MAX_PLAYERS, TRICK_CLASSES))
+    probs[:, : left + 1] = rng.dirichlet(np.ones(left + 1), size=MAX_PLAYERS)
+    log_probs = torch.log(torch.from_numpy(probs).float().clamp(min=1e-30))[None]
+    values = values_from_tricks(log_probs, torch.from_numpy(features)[None], scoring)[0]
+    for rel in range(players):
+        want = expected_value(state, rel, probs[rel], scoring)
+        assert values[rel].item() == pytest.approx(want, abs=1e-5)
+    assert ((values >= 0) & (values <= 1)).all()
+
+
+@pytest.mark.parametrize("arch", ["mlp", "transformer"])
+def test_initial_trick_counts_are_uniform_over_the_tricks_left(arch):
+    config = NetworkConfig(arch=arch, hidden=32, blocks=1, embed=32, layers=1, heads=2)
+    model = build_network(config).eval()
+    positions, _ = random_positions(5, 7, seed=4)
+    features = torch.from_numpy(np.stack([f for _, _, f in positions]))
+    with torch.no_grad():
+        _, _, log_probs = model.heads(features)
+    probs = log_probs.exp()
+    for i, (state, _, _) in enumerate(positions):
+        left = 7 - state.tricks_played
+        assert torch.allclose(probs[i, :, : left + 1], torch.full((8, left + 1), 1 / (left + 1)))
+        assert (probs[i, :, left + 1 :] == 0).all()
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), players=st.integers(3, 8), cards=st.integers(1, 6))
+def test_trick_targets_are_the_tricks_each_seat_still_takes(seed, players, cards):
+    positions, final = random_positions(players, cards, seed)
+    bits, cont = pack_features(np.stack([f for _, _, f in positions]))
+    t = len(positions)
+    record = GameRecord(
+        seed=seed, num_players=players, num_cards=cards, weight_version=0,
+        determinizations=1, simulations=1, actions=np.array(final.history, np.int16),
+        players=np.array([p for _, p, _ in positions], np.int8), feature_bits=bits,
+        feature_cont=cont, legal=np.zeros((t, 65), np.bool_), policy=np.zeros((t, 65), np.float16),
+        scores=np.array(final.scores(), np.float32),
+        tricks=np.array(final.tricks_won, np.int8),
+    )  # fmt: skip
+    targets = record.trick_targets()
+    for i, (state, player, _) in enumerate(positions):
+        for rel in range(players):
+            seat = (player + rel) % players
+            assert targets[i, rel] == final.tricks_won[seat] - state.tricks_won[seat]
+        assert (targets[i, players:] == -1).all()
+
+
+def test_a_record_without_trick_counts_has_no_targets():
+    positions, final = random_positions(4, 3, seed=1)
+    bits, cont = pack_features(np.stack([f for _, _, f in positions]))
+    t = len(positions)
+    record = GameRecord(
+        seed=1, num_players=4, num_cards=3, weight_version=0, determinizations=1,
+        simulations=1, actions=np.array(final.history, np.int16),
+        players=np.array([p for _, p, _ in positions], np.int8), feature_bits=bits,
+        feature_cont=cont, legal=np.zeros((t, 65), np.bool_), policy=np.zeros((t, 65), np.float16),
+        scores=np.array(final.scores(), np.float32),
+    )  # fmt: skip
+    assert (record.trick_targets() == -1).all()
+
+
+def test_checkpoints_from_before_the_trick_head_load_as_direct():
+    old = build_network(NetworkConfig(hidden=16, blocks=1, value_head="direct"))
+    section = {"arch": "mlp", "hidden": 16, "blocks": 1}  # written before value_head existed
+    config = NetworkConfig.from_section(section, old.state_dict())
+    assert config.value_head == "direct"
+    build_network(config).load_state_dict(old.state_dict())
+    new = build_network(NetworkConfig(hidden=16, blocks=1))
+    assert NetworkConfig.from_section(section, new.state_dict()).value_head == "tricks"
