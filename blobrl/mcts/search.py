@@ -271,33 +271,44 @@ class BatchedSearch:
             for i in range(g):
                 r = remaining[i]
                 if len(r) > 1:
-                    q = self._completed_q(v, i, acting[i], q_sum[i], q_cnt[i])
+                    q = self._completed_q(v, i, acting[i], q_sum[i], q_cnt[i], legal[i])
                     score = noisy[i, r] + self._sigma(q, visits[i])[r]
                     remaining[i] = [r[idx] for idx in np.argsort(-score)[: len(r) // 2]]
         policy = np.zeros((g, k.NUM_ACTIONS), np.float32)
         for i in range(g):
             if active[i]:
-                q = self._completed_q(v, i, acting[i], q_sum[i], q_cnt[i])
+                q = self._completed_q(v, i, acting[i], q_sum[i], q_cnt[i], legal[i])
                 z = np.where(legal[i], logits[i] + self._sigma(q, visits[i]), -np.inf)
                 z = np.exp(z - z.max())
                 policy[i] = z / z.sum()
         return SearchResult(policy, visits, self._root_value(states, v), evaluations)
 
     def _sigma(self, q: np.ndarray, visits: np.ndarray) -> np.ndarray:
-        """The monotone transform of Q used by Gumbel MuZero (values are already in [0, 1])."""
+        """The monotone transform of Q used by Gumbel MuZero (``q`` rescaled to [0, 1])."""
         s = self.settings
         return (s.gumbel_c_visit + visits.max()) * s.gumbel_c_scale * q
 
     def _completed_q(
-        self, v: dict[str, np.ndarray], i: int, player: int, q_sum: np.ndarray, q_cnt: np.ndarray
+        self,
+        v: dict[str, np.ndarray],
+        i: int,
+        player: int,
+        q_sum: np.ndarray,
+        q_cnt: np.ndarray,
+        legal: np.ndarray,
     ) -> np.ndarray:
-        """Q of each root action averaged over worlds; the root value for unvisited actions."""
+        """Q of each root action averaged over worlds, the root value for unvisited actions,
+        then min-max rescaled over the legal actions (as Gumbel MuZero does): the score
+        differences between actions are small next to the [0, 1] value range, and unscaled they
+        would barely move the improved policy away from the prior."""
         kk = self.settings.determinizations
         root_n = v["visits"][i * kk : (i + 1) * kk, 0].sum()
         root_v = v["value"][i * kk : (i + 1) * kk, 0, player].sum()
         fallback = root_v / root_n if root_n > 0 else 0.5
         q = np.divide(q_sum, q_cnt, out=np.zeros(k.NUM_ACTIONS), where=q_cnt > 0)
-        return np.where(q_cnt > 0, q, fallback)
+        q = np.where(q_cnt > 0, q, fallback)
+        low, high = q[legal].min(), q[legal].max()
+        return (q - low) / max(high - low, 1e-8)
 
 
 def _gumbel_noise(rs: np.ndarray, legal: np.ndarray) -> np.ndarray:

@@ -164,3 +164,21 @@ def test_settings_reject_nonsense():
         SearchSettings(determinizations=1, simulations=0)
     with pytest.raises(ValueError, match="root"):
         SearchSettings(root="alphabeta")  # type: ignore[arg-type]
+
+
+def test_gumbel_targets_prefer_the_best_action_even_when_values_differ_little():
+    """Values that rise by a hair with the viewer's bid: the improved policy must still put
+    most of its mass on the highest bid (Q is rescaled over the root's actions)."""
+    from blobrl.game.encoding import OFF_SEATS, SEAT_BID
+
+    def evaluate(features: np.ndarray):
+        b = features.shape[0]
+        values = np.full((b, MAX_PLAYERS), 0.5, np.float32)
+        values[:, 0] += 0.01 * features[:, OFF_SEATS + SEAT_BID]  # bid / C of the viewer
+        return np.zeros((b, NUM_ACTIONS), np.float32), values
+
+    state = new_game(4, 5, seed=11)
+    settings = SearchSettings(1, 32, root="gumbel", gumbel_actions=8, dirichlet_weight=0.0)
+    result = search(state, evaluate, settings, seed=0)
+    assert int(np.argmax(result.policy[0])) == BID_BASE + 5
+    assert result.policy[0, BID_BASE + 5] > 0.5
