@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
         "--model",
         default="heuristic",
         metavar="SPEC",
-        help="opponents: random, heuristic, PATH.pt[@KxS|@raw], module:factory",
+        help="opponents: random, heuristic, PATH.pt[@KxS|@KxS-puct|@raw], module:factory",
     )
     p.add_argument("--players", type=int, default=4, metavar="N")
     p.add_argument(

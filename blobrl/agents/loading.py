@@ -4,8 +4,9 @@ Specs:
 
 * ``random`` (``random@SEED`` for another seed), ``heuristic``;
 * a checkpoint path (``best_model.pt`` or ``iter_*.pt``), optionally with ``@KxS`` (search with K
-  determinizations x S simulations per decision; the default is 3x30) or ``@raw`` (the argmax of
-  the network's policy, no search);
+  determinizations x S simulations per decision; the default is 3x30), ``@KxS-puct`` (the same
+  with a PUCT root instead of the default Gumbel root) or ``@raw`` (the argmax of the network's
+  policy, no search);
 * ``package.module:factory``: ``factory()`` returns an object with ``act(state)``.
 """
 
@@ -23,8 +24,11 @@ from blobrl.agents.model import ModelAgent, play_settings
 
 DEFAULT_DETERMINIZATIONS = 3
 DEFAULT_SIMULATIONS = 30
+# At a few dozen simulations per world, Gumbel sequential halving at the root plays clearly
+# better than PUCT with the same network (docs/strength.md).
+DEFAULT_ROOT = "gumbel"
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_SEARCH_RE = re.compile(r"^(\d+)x(\d+)$")
+_SEARCH_RE = re.compile(r"^(\d+)x(\d+)(?:-(puct|gumbel))?$")
 
 
 class AgentSpecError(ValueError):
@@ -60,16 +64,16 @@ def load(spec: str, *, seed: int = 0, device: str = "cpu") -> Agent:
 
 def _search_suffix(spec: str, suffix: str):
     if not suffix:
-        return play_settings(DEFAULT_DETERMINIZATIONS, DEFAULT_SIMULATIONS)
+        return play_settings(DEFAULT_DETERMINIZATIONS, DEFAULT_SIMULATIONS, root=DEFAULT_ROOT)
     if suffix == "raw":
         return None
     match = _SEARCH_RE.match(suffix)
     if not match or int(match[1]) < 1 or int(match[2]) < 1:
         raise AgentSpecError(
             f"{spec!r}: the suffix after '@' must be KxS (determinizations x simulations, "
-            f"both >= 1, e.g. @3x30) or raw, got {suffix!r}"
+            f"both >= 1, e.g. @3x30; @3x30-puct for a PUCT root) or raw, got {suffix!r}"
         )
-    return play_settings(int(match[1]), int(match[2]))
+    return play_settings(int(match[1]), int(match[2]), root=match[3] or DEFAULT_ROOT)
 
 
 def _from_factory(text: str) -> Agent:

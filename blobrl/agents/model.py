@@ -15,7 +15,8 @@ from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings
 
 
 def play_settings(determinizations: int, simulations: int, **overrides: object) -> SearchSettings:
-    """Search settings for strength, not exploration: no root noise, the most visited action."""
+    """Search settings for strength, not exploration: no root noise, the most visited action
+    (PUCT) or the argmax of the improved policy (Gumbel)."""
     return replace(
         SearchSettings(determinizations=determinizations, simulations=simulations),
         dirichlet_weight=0.0,

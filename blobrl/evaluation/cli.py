@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m blobrl.evaluate",
         description="Duplicate-deal match: the agent takes every seat of each deal in turn, the "
         "opponents' agent the others. Specs: random, heuristic, a checkpoint path "
-        "(PATH.pt, PATH.pt@KxS, PATH.pt@raw), or package.module:factory.",
+        "(PATH.pt, PATH.pt@KxS, PATH.pt@KxS-puct, PATH.pt@raw), or package.module:factory.",
     )
     p.add_argument("--agent", required=True, metavar="SPEC")
     p.add_argument("--opponents", required=True, metavar="SPEC")

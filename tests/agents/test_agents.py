@@ -174,11 +174,15 @@ def run_dir(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["best_model.pt", "iter_000002.pt"])
-@pytest.mark.parametrize("suffix", ["", "@raw", "@1x4"])
-def test_load_checkpoints_with_and_without_search(run_dir, name, suffix):
+@pytest.mark.parametrize(
+    "suffix, root", [("", "gumbel"), ("@raw", None), ("@1x4", "gumbel"), ("@1x4-puct", "puct")]
+)
+def test_load_checkpoints_with_and_without_search(run_dir, name, suffix, root):
     agent = load(str(run_dir / "checkpoints" / name) + suffix)
     assert isinstance(agent, ModelAgent)
     assert (agent.settings is None) == (suffix == "@raw")
+    if root is not None:
+        assert agent.settings.root == root and agent.settings.dirichlet_weight == 0.0
     state = new_game(4, 3, seed=1)
     assert agent.act(state) in state.legal_actions()
 

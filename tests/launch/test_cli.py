@@ -109,12 +109,14 @@ def test_resume_with_a_changed_schedule_names_the_differences(tmp_path):
     prepare_run_dir(args, load(args))
     run_dir_with_a_game(run)
     changed = yaml.safe_load(SMOKE.read_text())
-    changed["schedule"]["phases"][0]["simulations"] = 9
+    sims = changed["schedule"]["phases"][0]["simulations"]
+    changed["schedule"]["phases"][0]["simulations"] = sims + 1
     path = tmp_path / "smoke.yaml"
     path.write_text(yaml.safe_dump(changed))
     resume = build_parser().parse_args([str(path), "--run-dir", str(run), "--resume"])
     with pytest.raises(
-        BadInput, match=r"(?s)schedule\.phases\[0\]\.simulations: 8 -> 9.*--force-schedule"
+        BadInput,
+        match=rf"(?s)schedule\.phases\[0\]\.simulations: {sims} -> {sims + 1}.*--force-schedule",
     ):
         prepare_run_dir(resume, load(resume))
     forced = build_parser().parse_args(

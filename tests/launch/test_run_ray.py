@@ -26,7 +26,13 @@ SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
 def smoke_config(tmp_path: Path, **changes) -> Path:
+    """The smoke config, made quick: 300 games an iteration and a short training, which is
+    all these tests need from it."""
     config = yaml.safe_load(SMOKE.read_text())
+    for phase in config["schedule"]["phases"]:
+        phase["games_per_iteration"] = 300
+    config["learner"]["steps_per_iteration"] = 20
+    config["replay"]["min_positions_to_train"] = 1000
     for dotted, value in changes.items():
         *parents, leaf = dotted.split(".")
         node = config
