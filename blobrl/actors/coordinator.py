@@ -863,6 +863,7 @@ class Coordinator:
             "policy_loss": finite_or_none(last.get("policy_loss")),
             "value_loss": finite_or_none(last.get("value_loss")),
             "total_loss": finite_or_none(last.get("total_loss")),
+            "trick_loss": finite_or_none(last.get("trick_loss")),
             "policy_accuracy": finite_or_none(last.get("policy_accuracy")),
             "policy_entropy": finite_or_none(last.get("policy_entropy")),
             "value_calibration_error": finite_or_none(last.get("value_error")),

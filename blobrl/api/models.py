@@ -49,6 +49,7 @@ class MetricsResponse(_Model):
     policy_loss: Finite = None
     value_loss: Finite = None
     total_loss: Finite = None
+    trick_loss: Finite = Field(None, description="cross-entropy of the trick-count head")
     policy_accuracy: Finite = Field(None, description="top-1 agreement with the search policy")
     policy_entropy: Finite = None
     value_calibration_error: Finite = Field(None, description="mean |value - outcome|")
@@ -104,6 +105,7 @@ class LossPoint(_Model):
     policy_loss: Finite = None
     value_loss: Finite = None
     total_loss: Finite = None
+    trick_loss: Finite = None
     policy_accuracy: Finite = None
     policy_entropy: Finite = None
     value_error: Finite = None
