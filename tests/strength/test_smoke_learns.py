@@ -1,8 +1,10 @@
 """Proof of learning: the smoke curriculum, run to its end, yields a network that beats the
 random agent by a wide margin and the rule-based heuristic at 5 players x 7 cards.
 
-Slow (about 15 minutes of training on a 2-core machine plus about 10 of matches; more on a busy
+Slow (about 10 minutes of training on a 2-core machine plus about 3 of matches; more on a busy
 one): ``make test-slow`` or ``pytest -m slow tests/strength``. docs/strength.md has the numbers.
+The training limit here is looser than the 30 minutes of the bar only so that a busy machine does
+not fail the test for its load; the run itself reports its wall time.
 """
 
 from __future__ import annotations
