@@ -17,6 +17,7 @@ shared server actor (``placement_server_games_per_min``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import threading
 import time
@@ -146,6 +147,20 @@ class _SelfPlayBench:
         start = time.perf_counter()
         self.worker.play([GameSpec(PLAYERS, CARDS, seed=seed + i) for i in range(games)])
         return time.perf_counter() - start
+
+    def play_for(self, seconds: float, seed: int, in_flight: int) -> int:
+        """Plays 5x7 hands for ``seconds``, ``in_flight`` at a time, a new one starting as each
+        ends (as a self-play actor does in a run); returns the hands finished in that time."""
+        from blobrl.selfplay import GameSpec
+
+        self.worker.games_in_flight = in_flight
+        deadline = time.perf_counter() + seconds
+        specs = (GameSpec(PLAYERS, CARDS, seed=seed + i) for i in itertools.count())
+        finished = 0
+        for _ in self.worker.play_iter(specs, should_stop=lambda: time.perf_counter() >= deadline):
+            if time.perf_counter() < deadline:
+                finished += 1
+        return finished
 
 
 def _placement_games_per_min(ray, network, server, *, games: int) -> float:
