@@ -176,10 +176,9 @@ def search_roots(quick: bool) -> dict[str, float]:
     of each rule.
     """
     deals = 16 if quick else 100
-    budget = dict(determinizations=1, simulations=8)
     rules = {
-        "puct": SearchSettings(**budget, root="puct", final_temperature=0.0, temperature=0.0),
-        "gumbel": SearchSettings(**budget, root="gumbel", final_temperature=0.0, temperature=0.0),
+        root: SearchSettings(1, 8, root=root, final_temperature=0.0, temperature=0.0)
+        for root in ("puct", "gumbel")
     }
     engines = {
         name: BatchedSearch(uniform_evaluator, max_games=1, settings=s) for name, s in rules.items()
