@@ -54,6 +54,30 @@ class BlobNet(nn.Module):
         logits, values, _ = self.heads(features)
         return logits, values
 
+    def _build_value_output(self, width: int, seats: int) -> None:
+        """The last layer of the value head, from ``width`` features to ``seats`` seats' worth
+        of outputs: 13 trick-count logits each (``value_head: tricks``, as ``trick_out``) or one
+        value logit each (``direct``, as ``value_out``). Zeroed: every possible trick count
+        starts equally likely, every direct value at sigmoid(0) = 0.5."""
+        per_seat = TRICK_CLASSES if self.config.value_head == "tricks" else 1
+        layer = nn.Linear(width, seats * per_seat)
+        init_value_output(layer)
+        if self.config.value_head == "tricks":
+            self.trick_out = layer
+        else:
+            self.value_out = layer
+
+    def _seat_values(
+        self, hidden: torch.Tensor, features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(values[B, 8], trick_log_probs[B, 8, 13] or None)`` from the value head's last
+        hidden layer: ``[B, H]`` for all seats at once or ``[B, 8, H]``, one row per seat."""
+        if self.config.value_head == "direct":
+            return torch.sigmoid(self.value_out(hidden).view(-1, MAX_PLAYERS)), None
+        logits = self.trick_out(hidden).view(-1, MAX_PLAYERS, TRICK_CLASSES)
+        log_probs = trick_log_probs(logits, features)
+        return values_from_tricks(log_probs, features, self.config.scoring), log_probs
+
 
 def masked_logits(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:
     """``logits[B, A]`` with every entry where ``legal_mask[B, A]`` (bool) is False set to a large
@@ -63,8 +87,8 @@ def masked_logits(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tenso
 
 
 def init_value_output(layer: nn.Linear) -> None:
-    """Zero the last value layer so that every initial value is sigmoid(0) = 0.5: the search
-    starts from "no opinion" instead of random, confident values."""
+    """Zero the last value layer so that the search starts from "no opinion" (values of 0.5,
+    or equally likely trick counts) instead of random, confident values."""
     nn.init.zeros_(layer.weight)
     nn.init.zeros_(layer.bias)
 
@@ -73,15 +97,6 @@ def init_policy_output(layer: nn.Linear) -> None:
     """Small last policy layer: near-uniform initial priors over the legal actions."""
     nn.init.normal_(layer.weight, std=0.01)
     nn.init.zeros_(layer.bias)
-
-
-def init_trick_output(layer: nn.Linear) -> None:
-    """Zero the last trick layer: every possible trick count starts equally likely."""
-    nn.init.zeros_(layer.weight)
-    nn.init.zeros_(layer.bias)
-
-
-_SEAT_COLUMNS = enc.OFF_SEATS + enc.SEAT_FEATURES * torch.arange(MAX_PLAYERS)
 
 
 def trick_log_probs(trick_logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
@@ -108,7 +123,7 @@ def values_from_tricks(
     probs = log_probs.float().exp()  # [B, 8, 13]
     feats = features.float()
     c = _num_cards(feats)[:, None]  # [B, 1]
-    cols = _SEAT_COLUMNS.to(features.device)
+    cols = enc.OFF_SEATS + enc.SEAT_FEATURES * torch.arange(MAX_PLAYERS, device=features.device)
     has_bid = feats[:, cols + enc.SEAT_HAS_BID] > 0.5  # [B, 8]
     bid = torch.round(feats[:, cols + enc.SEAT_BID] * c)  # [B, 8]
     won = torch.round(feats[:, cols + enc.SEAT_TRICKS] * c)  # [B, 8]

@@ -7,15 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
-from blobrl.nn.base import (
-    TRICK_CLASSES,
-    BlobNet,
-    init_policy_output,
-    init_trick_output,
-    init_value_output,
-    trick_log_probs,
-    values_from_tricks,
-)
+from blobrl.nn.base import BlobNet, init_policy_output
 from blobrl.nn.config import NetworkConfig
 
 
@@ -49,12 +41,7 @@ class ResidualMLPNet(BlobNet):
         self.policy = nn.Linear(width, NUM_ACTIONS)
         self.value_hidden = nn.Linear(width, width)
         init_policy_output(self.policy)
-        if config.value_head == "tricks":
-            self.trick_out = nn.Linear(width, MAX_PLAYERS * TRICK_CLASSES)
-            init_trick_output(self.trick_out)
-        else:
-            self.value_out = nn.Linear(width, MAX_PLAYERS)
-            init_value_output(self.value_out)
+        self._build_value_output(width, MAX_PLAYERS)
 
     def heads(
         self, features: torch.Tensor
@@ -62,9 +49,5 @@ class ResidualMLPNet(BlobNet):
         x = self.blocks(self.stem(features))  # [B, H]
         x = F.relu(self.norm(x))
         logits = self.policy(x)  # [B, 65]
-        v = F.relu(self.value_hidden(x))  # [B, H]
-        if self.config.value_head == "direct":
-            return logits, torch.sigmoid(self.value_out(v)), None  # [B, 8]
-        tricks = self.trick_out(v).view(-1, MAX_PLAYERS, TRICK_CLASSES)  # [B, 8, 13]
-        log_probs = trick_log_probs(tricks, features)
-        return logits, values_from_tricks(log_probs, features, self.config.scoring), log_probs
+        values, log_probs = self._seat_values(F.relu(self.value_hidden(x)), features)
+        return logits, values, log_probs

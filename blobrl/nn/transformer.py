@@ -30,15 +30,7 @@ from blobrl.game.encoding import (
     OFF_TURNUP,
     SEAT_FEATURES,
 )
-from blobrl.nn.base import (
-    TRICK_CLASSES,
-    BlobNet,
-    init_policy_output,
-    init_trick_output,
-    init_value_output,
-    trick_log_probs,
-    values_from_tricks,
-)
+from blobrl.nn.base import BlobNet, init_policy_output
 from blobrl.nn.config import NetworkConfig
 
 NUM_SUITS = 4
@@ -86,12 +78,7 @@ class CardTransformerNet(BlobNet):
         self.value_hidden = nn.Linear(d, d)
         init_policy_output(self.card_logit)
         init_policy_output(self.bid_logits)
-        if config.value_head == "tricks":
-            self.trick_out = nn.Linear(d, TRICK_CLASSES)
-            init_trick_output(self.trick_out)
-        else:
-            self.value_out = nn.Linear(d, 1)
-            init_value_output(self.value_out)
+        self._build_value_output(d, 1)  # applied to each seat token
 
     def tokens(self, features: torch.Tensor) -> torch.Tensor:
         """``features[B, FEATURES]`` -> input tokens ``[B, 61, embed]`` (cards, seats, global)."""
@@ -132,7 +119,5 @@ class CardTransformerNet(BlobNet):
         bid_logits = self.bid_logits(h[:, GLOBAL_TOKEN])  # [B, 13]
         logits = torch.cat([card_logits, bid_logits], dim=1)  # [B, 65]
         seat_h = torch.relu(self.value_hidden(h[:, SEAT_TOKENS]))  # [B, 8, D]
-        if self.config.value_head == "direct":
-            return logits, torch.sigmoid(self.value_out(seat_h).squeeze(-1)), None  # [B, 8]
-        log_probs = trick_log_probs(self.trick_out(seat_h), features)  # [B, 8, 13]
-        return logits, values_from_tricks(log_probs, features, self.config.scoring), log_probs
+        values, log_probs = self._seat_values(seat_h, features)
+        return logits, values, log_probs
