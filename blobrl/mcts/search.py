@@ -70,9 +70,9 @@ class BatchedSearch:
         self.path_len = np.zeros(trees, np.int64)
         self.sims_done = np.zeros(trees, np.int64)
         self.root_forced = np.full(trees, _tree.NO_FORCED, np.int64)
-        self.features = np.zeros((trees, FEATURES), np.float32)
+        # A leaf row per tree, then room for a searcher-view row per tree.
+        self.features = np.zeros((2 * trees, FEATURES), np.float32)
         self.leaf_tree = np.zeros(trees, np.int64)
-        self.own_features = np.zeros((trees, FEATURES), np.float32)
         self.own_row = np.zeros(trees, np.int64)
         self._own_count = np.zeros(1, np.int64)
 
@@ -138,12 +138,12 @@ class BatchedSearch:
             "path_len",
             "sims_done",
             "root_forced",
-            "features",
             "leaf_tree",
-            "own_features",
             "own_row",
         ]
-        return {name: getattr(self, name)[:t] for name in names}
+        views = {name: getattr(self, name)[:t] for name in names}
+        views["features"] = self.features[: 2 * t]
+        return views
 
     def _simulate(
         self, v: dict[str, np.ndarray], sims: int, noise_weight: float, rs: np.ndarray
@@ -170,18 +170,18 @@ class BatchedSearch:
                 v["features"],
                 v["leaf_tree"],
                 s.searcher_view,
-                v["own_features"],
                 v["own_row"],
                 self._own_count,
             )
             if leaves == 0:
                 break
             owns = int(self._own_count[0])
-            if owns:  # one evaluator call for both views
-                rows = np.concatenate([v["features"][:leaves], v["own_features"][:owns]])
-            else:
-                rows = v["features"][:leaves]
-            logits, values = self.evaluator(rows)
+            if owns:
+                _tree.encode_searcher_views(
+                    leaves, v["leaf_tree"], v["own_row"], v["world_roots"], v["scratch"],
+                    v["features"],
+                )  # fmt: skip
+            logits, values = self.evaluator(v["features"][: leaves + owns])  # both views
             values = np.ascontiguousarray(values, dtype=np.float32)
             _tree.expand_and_backup(
                 leaves,

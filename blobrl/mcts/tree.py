@@ -104,12 +104,11 @@ def select_leaves(
     sims_target: int,
     c_puct: float,
     root_forced: np.ndarray,  # int64[T]: root action to take, or NO_FORCED
-    features: np.ndarray,  # float32[T, FEATURES] out (first L rows)
+    features: np.ndarray,  # float32[2T, FEATURES] out (first L rows)
     leaf_tree: np.ndarray,  # int64[T] out
     searcher_view: bool,
-    own_features: np.ndarray,  # float32[T, FEATURES] out (first O rows)
-    own_row: np.ndarray,  # int64[T] out: row of own_features for leaf i, or -1
-    own_count: np.ndarray,  # int64[1] out: O
+    own_row: np.ndarray,  # int64[T] out: leaf i's searcher-view row is L + own_row[i], or -1
+    own_count: np.ndarray,  # int64[1] out: O, the number of searcher-view rows
 ) -> int:
     """Advance every unfinished tree to its next leaf that needs the network.
 
@@ -117,8 +116,9 @@ def select_leaves(
     so each tree contributes at most one leaf. Returns the number of leaves ``L``; row ``i`` of
     ``features`` is the information state of the player to act at leaf ``i`` of tree
     ``leaf_tree[i]``. A tree whose root is unexpanded yields its root as the leaf. With
-    ``searcher_view``, a leaf where someone other than the root's player acts also gets the root
-    player's information state, in row ``own_row[i]`` of ``own_features``.
+    ``searcher_view``, a leaf where someone other than the root's player acts is marked for a
+    second row, the root player's information state, which :func:`encode_searcher_views` writes
+    after the ``L`` leaf rows.
     """
     trees = world_roots.shape[0]
     buf = np.empty(k.NUM_ACTIONS, np.int64)
@@ -185,9 +185,7 @@ def select_leaves(
             if leaf:
                 encode_into(scratch[t], scratch[t, k.F_PLAYER], features[leaves])
                 leaf_tree[leaves] = t
-                searcher = world_roots[t, k.F_PLAYER]
-                if searcher_view and scratch[t, k.F_PLAYER] != searcher:
-                    encode_into(scratch[t], searcher, own_features[owns])
+                if searcher_view and scratch[t, k.F_PLAYER] != world_roots[t, k.F_PLAYER]:
                     own_row[leaves] = owns
                     owns += 1
                 else:
@@ -203,12 +201,29 @@ def select_leaves(
 
 
 @njit(cache=True)
+def encode_searcher_views(
+    leaves: int,
+    leaf_tree: np.ndarray,  # int64[L]
+    own_row: np.ndarray,  # int64[L] from select_leaves
+    world_roots: np.ndarray,  # int64[T, STATE_SIZE]
+    scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
+    features: np.ndarray,  # float32[2T, FEATURES]: rows L + own_row[i] written
+) -> None:
+    """Write the root player's information state at each marked leaf after the leaf rows, so
+    that both views go to the evaluator as one contiguous batch."""
+    for i in range(leaves):
+        if own_row[i] >= 0:
+            t = leaf_tree[i]
+            encode_into(scratch[t], world_roots[t, k.F_PLAYER], features[leaves + own_row[i]])
+
+
+@njit(cache=True)
 def expand_and_backup(
     leaves: int,
     leaf_tree: np.ndarray,  # int64[L]
     logits: np.ndarray,  # float32[L, A]
     values: np.ndarray,  # float32[L, P] relative to the leaf's acting seat
-    own_values: np.ndarray,  # float32[O, P] relative to the root's player (own_features rows)
+    own_values: np.ndarray,  # float32[O, P] relative to the root's player (searcher views)
     own_row: np.ndarray,  # int64[L] from select_leaves
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
