@@ -42,3 +42,29 @@ def serving(app, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def start_real_run(run_dir, run_id: str, *, iterations: int, games_per_iteration: int):
+    """A tiny run on the real local Ray (one self-play actor), started: ``(system, running)``,
+    where ``running`` is the pending answer of the Coordinator's ``run``."""
+    from actors.test_coordinator import tiny_config
+
+    from blobrl.actors.compose import Resources, build
+    from blobrl.actors.handles import call
+    from blobrl.actors.journal import RunJournalFactory
+
+    phase = {"first": 1, "last": iterations, "determinizations": 1, "simulations": 3,
+             "games_per_iteration": games_per_iteration}  # fmt: skip
+    config = tiny_config(
+        iterations,
+        schedule={"phases": [phase]},
+        selfplay={"actors": 1, "games_in_flight": 4},
+    )
+    system = build(
+        config,
+        RunJournalFactory(str(run_dir), fsync_interval_s=0.2),
+        remote=True,
+        resources=Resources(1, 0),
+        run_id=run_id,
+    )
+    return system, call(system.coordinator, "run")

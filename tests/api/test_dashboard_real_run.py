@@ -8,16 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from actors.test_coordinator import tiny_config
 from dashboard.test_dashboard import POINTS, browser, wait_for  # noqa: F401  (fixture)
 
-from blobrl.actors.compose import Resources, build
 from blobrl.actors.handles import call
-from blobrl.actors.journal import RunJournalFactory
 from blobrl.api import start_api
 from blobrl.config import ApiConfig
 
-from .server import free_port
+from .server import free_port, start_real_run
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -25,20 +22,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def test_dashboard_of_a_real_run_advances_draws_and_pauses(tmp_path, ray_serve, browser):  # noqa: F811
-    config = tiny_config(
-        40,  # longer than the test: it pauses and stops the run itself
-        schedule={"phases": [{"first": 1, "last": 40, "determinizations": 1, "simulations": 3,
-                              "games_per_iteration": 60}]},
-        selfplay={"actors": 1, "games_in_flight": 4},
-    )  # fmt: skip
-    system = build(
-        config,
-        RunJournalFactory(str(tmp_path), fsync_interval_s=0.2),
-        remote=True,
-        resources=Resources(1, 0),
-        run_id="dash-real",
-    )
-    running = call(system.coordinator, "run")
+    # Longer than the test: it pauses and stops the run itself.
+    system, running = start_real_run(tmp_path, "dash-real", iterations=40, games_per_iteration=60)
     try:
         url = start_api("dash-real-coordinator", ApiConfig(port=free_port()))
         browser.get(url)

@@ -10,16 +10,12 @@ import time
 import httpx
 import pytest
 import websockets
-from actors.test_coordinator import tiny_config
 
-from blobrl.actors.compose import Resources, build
-from blobrl.actors.handles import call
-from blobrl.actors.journal import RunJournalFactory
 from blobrl.api import start_api
 from blobrl.config import ApiConfig
 
 from .conftest import TOKEN
-from .server import free_port
+from .server import free_port, start_real_run
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -44,20 +40,7 @@ async def collect(url: str, into: list[dict], stop: asyncio.Event) -> None:
 
 
 def test_control_and_updates_through_serve_on_a_real_run(tmp_path, ray_serve):
-    config = tiny_config(
-        2,
-        schedule={"phases": [{"first": 1, "last": 2, "determinizations": 1, "simulations": 3,
-                              "games_per_iteration": 200}]},
-        selfplay={"actors": 1, "games_in_flight": 4},
-    )  # fmt: skip
-    system = build(
-        config,
-        RunJournalFactory(str(tmp_path), fsync_interval_s=0.2),
-        remote=True,
-        resources=Resources(1, 0),
-        run_id="api-serve",
-    )
-    running = call(system.coordinator, "run")
+    system, running = start_real_run(tmp_path, "api-serve", iterations=2, games_per_iteration=200)
     port = free_port()
     url = start_api("api-serve-coordinator", ApiConfig(port=port, token=TOKEN))
     assert url == f"http://127.0.0.1:{port}/"
