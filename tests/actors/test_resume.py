@@ -93,20 +93,24 @@ def test_interrupt_at_an_iteration_boundary(tmp_path):
     assert latest.payload["elo_history"][: len(elo_before)] == elo_before
 
 
-def test_interrupt_mid_training(tmp_path):
-    config = tiny_config(3)
+def interrupt_inside(tmp_path, config, service: str, method: str) -> list:
+    """Run until ``service.method`` is entered, stop the run there, and return what was
+    logged."""
     system = build(config, journal_for(tmp_path), remote=False, resources=Resources(2, 0))
-    gate = Gate(system.learner.obj, "train_iteration")
-    result: dict = {}
-    thread = threading.Thread(
-        target=lambda: result.setdefault("s", system.coordinator.obj.run()), daemon=True
-    )
+    gate = Gate(getattr(system, service).obj, method)
+    thread = threading.Thread(target=system.coordinator.obj.run, daemon=True)
     thread.start()
-    assert gate.reached.wait(120)  # iteration 1's games are in and training has begun
+    assert gate.reached.wait(120)
     stop_and_wait(system, thread)
     gate.release.set()
     system.shutdown()
-    before = logged(tmp_path)
+    return logged(tmp_path)
+
+
+def test_interrupt_mid_training(tmp_path):
+    config = tiny_config(3)
+    # Iteration 1's games are in and training has begun.
+    before = interrupt_inside(tmp_path, config, "learner", "train_iteration")
     assert len([g for g in before if g[0] == 1]) == 24
     assert CheckpointStore(tmp_path).iterations() == [0]  # the interrupted training is redone
     check_resumed_run(tmp_path, config, before)
@@ -114,15 +118,7 @@ def test_interrupt_mid_training(tmp_path):
 
 def test_interrupt_mid_evaluation(tmp_path):
     config = tiny_config(3)
-    system = build(config, journal_for(tmp_path), remote=False, resources=Resources(2, 0))
-    gate = Gate(system.evaluator.obj, "arena")
-    thread = threading.Thread(target=system.coordinator.obj.run, daemon=True)
-    thread.start()
-    assert gate.reached.wait(120)
-    stop_and_wait(system, thread)
-    gate.release.set()
-    system.shutdown()
-    before = logged(tmp_path)
+    before = interrupt_inside(tmp_path, config, "evaluator", "arena")
     elo_before = CheckpointStore(tmp_path).load().payload["elo_history"]
     latest = check_resumed_run(tmp_path, config, before)
     assert latest.payload["elo_history"][: len(elo_before)] == elo_before
