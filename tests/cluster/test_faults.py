@@ -38,6 +38,14 @@ def status(system):
     return call(system.coordinator, "status").result(timeout=30)
 
 
+def alive(handle) -> bool:
+    try:
+        call(handle, "status").result(timeout=10)
+    except Exception:  # the actor or its node is gone
+        return False
+    return True
+
+
 def wait_until(predicate, timeout=180.0, what="condition"):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -81,9 +89,10 @@ def test_a_run_survives_nodes_joining_and_leaving_and_actors_dying(tmp_path, clu
     cl.remove_node(workers[0])
     wait_until(lambda: status(system).games_played > played + 10, what="play after node loss")
 
-    # A self-play actor killed outright is replaced on the CPU it freed.
+    # A self-play actor killed outright is replaced on the CPU it freed. The victim must be one
+    # still alive: the actor of the removed node is already gone.
     before = status(system).actors
-    victim = next(h for h in system.selfplay if h is not None)
+    victim = next(h for h in system.selfplay if h is not None and alive(h))
     ray.kill(victim, no_restart=True)
     wait_until(lambda: status(system).actors == before, timeout=60, what="a replacement actor")
 
