@@ -145,9 +145,14 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
     buffer are restarted, with calls in flight retried; the Coordinator then publishes the
     weights again or rebuilds the buffer from the game log. The learner and evaluator are
     restarted and their interrupted work is done again.
+
+    On a cluster without a GPU, the InferenceServer, learner and evaluator prefer the node that
+    launched the run (the head node, which stays while worker nodes come and go), so losing a
+    worker node never restarts them; with a GPU they go where the GPU is.
     """
     gpu = resources.has_gpu
     restart = {"max_restarts": -1}
+    home = {} if gpu else _here(soft=True)
     if kind == "selfplay":
         return {
             "num_cpus": config.selfplay.cpus_per_actor,
@@ -157,26 +162,26 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
         }
     if kind == "inference":
         return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000,
-                **restart, "max_task_retries": -1}  # fmt: skip
+                **restart, "max_task_retries": -1, **home}  # fmt: skip
     if kind == "replay":
         return {"num_cpus": 0, **restart, "max_task_retries": -1, **_here()}
     if kind == "learner":
-        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, **restart}
+        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, **restart, **home}
     if kind == "coordinator":
         # The run directory is on the machine that launched the run: keep the journal there.
         return {"num_cpus": 0, "max_concurrency": 16, **_here()}
-    return {"num_cpus": 0, **restart}
+    return {"num_cpus": 0, **restart, **_here(soft=True)}
 
 
-def _here() -> dict[str, Any]:
-    """Pin an actor to this process's node (when running on Ray)."""
+def _here(*, soft: bool = False) -> dict[str, Any]:
+    """Pin an actor to this process's node (when running on Ray); ``soft`` only prefers it."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     if not ray.is_initialized():
         return {}
     node = ray.get_runtime_context().get_node_id()
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=False)}
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=soft)}
 
 
 def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **kwargs: Any) -> Any:
@@ -303,9 +308,10 @@ def build(
 def _inference_kwargs(config: Config, device: str) -> dict[str, Any]:
     return {
         "network": config.network,
-        # -1: no published weights yet. A restarted server comes back this way too, so the
-        # Coordinator sees the difference and publishes the current weights again.
+        # -1: no published weights yet. A restarted server comes back this way too and holds
+        # its callers until the Coordinator (which sees a new instance) publishes again.
         "version": -1,
+        "wait_for_weights": True,
         "device": device,
         "max_batch": config.inference.max_batch,
         "max_wait_ms": config.inference.max_wait_ms,

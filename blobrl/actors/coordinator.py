@@ -89,6 +89,8 @@ class Coordinator:
         self.recoveries: dict[str, int] = {}
         self._retry: deque[GameSpec] = deque()  # games lost with an actor, played again first
         self._spawned = len(self._actors) - 1  # number of the last self-play actor started
+        self._inference_instance: str | None = None
+        self._inference_probe: Call | None = None
         self._replay_instance: str | None = None
         self._next_health = 0.0
         self.replay = replay
@@ -492,23 +494,32 @@ class Coordinator:
             self._emit("actors", {"actors": len(self._actors)})
 
     def _check_inference(self) -> None:
-        """A restarted InferenceServer comes back with its first weights: publish again."""
+        """A restarted InferenceServer comes back without weights, holding its callers:
+        publish the current weights to it again. Asked without waiting (a restarting server
+        answers once it is back)."""
         if self.inference is None or self._weights is None:
             return
+        probe = self._inference_probe
+        if probe is None:
+            self._inference_probe = call(self.inference, "instance")
+            return
+        if not probe.done():
+            return
+        self._inference_probe = None
         try:
-            version = call(self.inference, "get_version").result(timeout=10)
+            instance = probe.result()
         except Exception as exc:
             log.warning("inference server not answering: %s", exc)
             return
-        if version != self._version:
-            call(
-                self.inference, "set_weights", share(self._weights, [self.inference]), self._version
-            )
-            self._recovered(
-                "inference",
-                "inference server restarted; weights v%d published again",
-                self._version,
-            )
+        known, self._inference_instance = self._inference_instance, instance
+        if known is None or known == instance:
+            return
+        call(self.inference, "set_weights", share(self._weights, [self.inference]), self._version)
+        self._recovered(
+            "inference",
+            "inference server restarted; weights v%d published again",
+            self._version,
+        )
 
     def _add_to_replay(self, records: list[GameRecord]) -> None:
         try:
@@ -570,6 +581,9 @@ class Coordinator:
 
     # ---- training, weights, evaluation ------------------------------------------------------
     def _publish_initial_weights(self) -> None:
+        if self.inference is not None:
+            # The server that gets these weights; a later, different one was restarted.
+            self._inference_instance = call(self.inference, "instance").result()
         weights, version = call(self.learner, "weights_bytes").result()
         self._publish(weights, version)
         if self.best_weights is None:

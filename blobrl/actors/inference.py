@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +38,8 @@ from blobrl.nn import (
 )
 
 Weights = bytes | Mapping[str, torch.Tensor]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -89,6 +93,9 @@ class InferenceServer:
     or an already built :class:`BlobNet`. ``device`` is ``auto`` (CUDA if available), ``cpu`` or
     ``cuda[:i]``; on CUDA the model runs under bf16 autocast from a pinned staging buffer.
     ``torch_threads``, when given, sets torch's (process-wide) intra-op thread count.
+    With ``wait_for_weights``, requests are held until the first :meth:`set_weights`: a server
+    that Ray restarts comes back with its constructor's weights, and holding its callers until
+    the Coordinator publishes the current ones again means no game is played with stale weights.
 
     A request is never split between batches unless it alone exceeds ``max_batch``; then its
     pieces run in consecutive batches. Weight swaps happen between batches and never while a
@@ -109,6 +116,7 @@ class InferenceServer:
         max_wait_ms: float = 2.0,
         torch_threads: int | None = None,
         window_s: float = 10.0,
+        wait_for_weights: bool = False,
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
@@ -124,6 +132,9 @@ class InferenceServer:
         self._evaluator = TorchEvaluator(model, device=self.device, version=version)
         if weights is not None:
             self._evaluator.set_weights(_state_dict(weights), version)
+        # Which process this is: a restarted server answers with a new one.
+        self._instance = uuid.uuid4().hex
+        self._loaded = weights is not None or not wait_for_weights
         cuda = self.device.type == "cuda"
         staging = torch.zeros((max_batch, FEATURES), dtype=torch.float32)
         # Pinned host memory lets the copy to the GPU run by DMA.
@@ -167,6 +178,15 @@ class InferenceServer:
         """:attr:`version` as a method, for callers through a Ray handle."""
         return self.version
 
+    def instance(self) -> str:
+        """An id of this server process; it changes when Ray restarts the actor."""
+        return self._instance
+
+    @property
+    def loaded(self) -> bool:
+        """Whether requests are answered (False only while waiting for the first weights)."""
+        return self._loaded
+
     # -- requests --------------------------------------------------------------------------
 
     async def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,6 +225,7 @@ class InferenceServer:
             await loop.run_in_executor(
                 self._executor, self._evaluator.set_weights, state_dict, version
             )
+            self._loaded = True
             return
         if self._swap is not None:  # a newer publication supersedes one not yet applied
             previous, self._swap = self._swap, None
@@ -269,9 +290,10 @@ class InferenceServer:
                 except Exception as exc:  # a bad state dict fails the publisher, not the server
                     swap.future.set_exception(exc)
                 else:
+                    self._loaded = True
                     swap.future.set_result(None)
                 continue
-            if not self._queue:
+            if not self._queue or not self._loaded:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -383,10 +405,17 @@ InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServ
 class RemoteEvaluator:
     """``evaluator(features) -> (logits, values)`` through an :data:`InferenceServerActor`
     handle, for a search in another process. ``version`` is the version of the weights behind
-    the latest answer (asked of the server once, before the first one)."""
+    the latest answer (asked of the server once, before the first one).
 
-    def __init__(self, handle) -> None:
+    Ray retries a request whose server died (``max_task_retries``). A request that still has no
+    answer after ``timeout_s`` (lost in a restart, say) is cancelled and sent again, so a search
+    never waits forever on one request.
+    """
+
+    def __init__(self, handle, *, timeout_s: float = 30.0) -> None:
         self.handle = handle
+        self.timeout_s = timeout_s
+        self.resent = 0  # requests sent again after ``timeout_s`` without an answer
         self._version: int | None = None
 
     @property
@@ -396,6 +425,18 @@ class RemoteEvaluator:
         return self._version
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, values, version = ray.get(self.handle.evaluate_versioned.remote(features))
-        self._version = int(version)
-        return logits, values
+        while True:
+            ref = self.handle.evaluate_versioned.remote(features)
+            try:
+                logits, values, version = ray.get(ref, timeout=self.timeout_s)
+            except ray.exceptions.GetTimeoutError:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref)
+                self.resent += 1
+                log.warning(
+                    "no answer from the inference server in %.0f s; sending the request again",
+                    self.timeout_s,
+                )
+                continue
+            self._version = int(version)
+            return logits, values

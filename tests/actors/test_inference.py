@@ -179,6 +179,37 @@ def test_set_weights_accepts_bytes_or_a_state_dict_and_reports_the_version():
     assert stats.version == 5 and stats.device == "cpu" and stats.gpu_memory_bytes == 0
 
 
+def test_a_server_waiting_for_weights_holds_requests_until_the_first_publication():
+    x = features(6, seed=2)
+
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", version=-1, wait_for_weights=True)
+        pending = asyncio.ensure_future(server.evaluate_versioned(x))
+        await asyncio.sleep(0.3)
+        held = not pending.done() and not server.loaded
+        await server.set_weights(small_net(1).state_dict(), 7)
+        answer = await asyncio.wait_for(pending, 10)
+        await server.close()
+        return held, answer
+
+    held, answer = run(main())
+    assert held  # nothing answered with the constructor's weights
+    assert answer[2] == 7
+    assert_rows_match(answer[:2], reference(1)(x))
+
+
+def test_each_server_has_its_own_instance_id():
+    async def main():
+        servers = [InferenceServer(small_net(0), device="cpu") for _ in range(2)]
+        ids = [s.instance() for s in servers] + [servers[0].instance()]
+        for server in servers:
+            await server.close()
+        return ids
+
+    first, second, first_again = run(main())
+    assert first == first_again and first != second
+
+
 def test_bad_shapes_are_refused_and_empty_requests_answered():
     async def main():
         server = InferenceServer(small_net(0), device="cpu")
@@ -239,3 +270,35 @@ def test_two_selfplay_workers_share_one_server_actor(ray_session):
     assert stats.batches < stats.requests  # the two workers' leaf batches were merged
     assert stats.mean_batch_rows > stats.rows / stats.requests
     ray.kill(server)
+
+
+class _LossyServer:
+    """Stands in for an InferenceServer actor handle whose first ``lose`` requests are lost
+    (their tasks never finish), as a request can be when the server is restarted."""
+
+    def __init__(self, ray, lose: int):
+        @ray.remote(num_cpus=0)
+        def lost():
+            time.sleep(3600)
+
+        self.sent = 0
+        server = self
+
+        class EvaluateVersioned:
+            def remote(self, x):
+                server.sent += 1
+                if server.sent <= lose:
+                    return lost.remote()
+                answer = np.zeros((len(x), 65), np.float32), np.full((len(x), 8), 0.5, np.float32)
+                return ray.put((*answer, 9))
+
+        self.evaluate_versioned = EvaluateVersioned()
+
+
+@pytest.mark.ray
+def test_a_request_lost_in_a_restart_is_sent_again(ray_session):
+    server = _LossyServer(ray_session, lose=2)
+    evaluator = RemoteEvaluator(server, timeout_s=0.5)
+    logits, values = evaluator(features(4, seed=0))
+    assert server.sent == 3 and evaluator.resent == 2
+    assert logits.shape == (4, 65) and np.all(values == 0.5) and evaluator.version == 9
