@@ -9,6 +9,7 @@ from torch import nn
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
 from blobrl.nn.base import BlobNet, init_policy_output
 from blobrl.nn.config import NetworkConfig
+from blobrl.nn.sparse import SparseInputLinear
 
 
 class _ResidualBlock(nn.Module):
@@ -35,7 +36,7 @@ class ResidualMLPNet(BlobNet):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__(config)
         width = config.hidden
-        self.stem = nn.Linear(FEATURES, width)
+        self.stem = SparseInputLinear(FEATURES, width)  # the input is mostly zeros
         self.blocks = nn.Sequential(*(_ResidualBlock(width) for _ in range(config.blocks)))
         self.norm = nn.LayerNorm(width)
         self.policy = nn.Linear(width, NUM_ACTIONS)

@@ -1,0 +1,81 @@
+"""The sparse first layer: the same answers as the dense one, on fresh and reloaded weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from blobrl.game import FEATURES
+from blobrl.nn import NetworkConfig, build_network
+from blobrl.nn import sparse
+from blobrl.nn.sparse import SparseInputLinear
+
+
+def sparse_rows(rows: int, density: float, seed: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    x = (rng.random((rows, FEATURES)) < density) * rng.uniform(-2, 2, (rows, FEATURES))
+    return torch.from_numpy(x.astype(np.float32))
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """Counts the sparse kernel's calls (so a test knows which path answered)."""
+    calls = []
+    kernel = sparse.sparse_affine
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return kernel(*args)
+
+    monkeypatch.setattr(sparse, "sparse_affine", counted)
+    return calls
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("density", [0.0, 0.04, 0.5, 1.0])
+def test_the_sparse_path_answers_as_the_dense_layer(seed, density, kernel_calls):
+    torch.manual_seed(seed)
+    layer = SparseInputLinear(FEATURES, 48)
+    x = sparse_rows(17, density, seed)
+    dense = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    with torch.inference_mode():
+        got = layer(x)
+    assert kernel_calls == [(17, FEATURES)]
+    torch.testing.assert_close(got, dense.detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_weight_load_is_seen_by_the_next_forward_pass():
+    layer = SparseInputLinear(FEATURES, 16)
+    x = sparse_rows(4, 0.05, seed=0)
+    with torch.inference_mode():
+        before = layer(x)
+    other = SparseInputLinear(FEATURES, 16)
+    layer.load_state_dict(other.state_dict())  # in place: same storage, new values
+    with torch.inference_mode():
+        after = layer(x)
+    expected = torch.nn.functional.linear(x, other.weight, other.bias).detach()
+    torch.testing.assert_close(after, expected, atol=1e-4, rtol=1e-4)
+    assert not torch.allclose(before, after)
+
+
+def test_training_uses_the_dense_layer_and_gets_gradients(kernel_calls):
+    layer = SparseInputLinear(FEATURES, 8)
+    x = sparse_rows(3, 0.05, seed=1)
+    layer(x).sum().backward()
+    assert kernel_calls == []
+    assert layer.weight.grad is not None
+    # d(sum)/dW[h, j] is the column sum of x for every output h.
+    torch.testing.assert_close(layer.weight.grad[0], x.sum(0))
+
+
+def test_the_default_network_answers_alike_with_and_without_the_sparse_stem():
+    torch.manual_seed(3)
+    net = build_network(NetworkConfig(hidden=64, blocks=1)).eval()
+    x = sparse_rows(32, 0.04, seed=3)
+    with torch.no_grad():  # no inference mode: still the sparse path (no grad wanted)
+        sparse = net(x)
+    with torch.enable_grad():
+        dense = net(x)
+    for a, b in zip(sparse, dense, strict=True):
+        torch.testing.assert_close(a, b.detach(), atol=1e-4, rtol=1e-4)
