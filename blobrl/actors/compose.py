@@ -141,18 +141,22 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
     """Ray resources, placement and fault tolerance for each kind of actor.
 
     Self-play actors are not restarted by Ray: the Coordinator replays their unfinished games
-    elsewhere and starts new actors where CPUs are free. The InferenceServer and the replay
-    buffer are restarted, with calls in flight retried; the Coordinator then publishes the
-    weights again or rebuilds the buffer from the game log. The learner and evaluator are
-    restarted and their interrupted work is done again.
+    elsewhere and starts new actors where CPUs are free. The other actors are restarted, with
+    calls in flight retried: the Coordinator then publishes the weights to the InferenceServer
+    again, rebuilds the replay buffer from the game log, or loads the last checkpoint into the
+    learner (which refuses calls that need the training state it lost); an interrupted arena is
+    simply played again.
 
-    On a cluster without a GPU, the InferenceServer, learner and evaluator prefer the node that
-    launched the run (the head node, which stays while worker nodes come and go), so losing a
-    worker node never restarts them; with a GPU they go where the GPU is.
+    On a cluster without a GPU, the InferenceServer, learner and evaluator stay on the node that
+    launched the run, with the Coordinator (the head node, which stays while worker nodes come
+    and go), so losing a worker node never restarts them; with a GPU they go where the GPU is.
+    (A soft preference is not enough: Ray may restart the actor on another node.)
     """
     gpu = resources.has_gpu
-    restart = {"max_restarts": -1}
-    home = {} if gpu else _here(soft=True)
+    # Calls made while an actor restarts wait for it instead of failing; the learner's calls
+    # that depend on its training state check that it was not restarted (LearnerRestarted).
+    restart = {"max_restarts": -1, "max_task_retries": -1}
+    home = {} if gpu else _here()
     if kind == "selfplay":
         return {
             "num_cpus": config.selfplay.cpus_per_actor,
@@ -162,26 +166,26 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
         }
     if kind == "inference":
         return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000,
-                **restart, "max_task_retries": -1, **home}  # fmt: skip
+                **restart, **home}  # fmt: skip
     if kind == "replay":
-        return {"num_cpus": 0, **restart, "max_task_retries": -1, **_here()}
+        return {"num_cpus": 0, **restart, **_here()}
     if kind == "learner":
         return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, **restart, **home}
     if kind == "coordinator":
         # The run directory is on the machine that launched the run: keep the journal there.
         return {"num_cpus": 0, "max_concurrency": 16, **_here()}
-    return {"num_cpus": 0, **restart, **_here(soft=True)}
+    return {"num_cpus": 0, **restart, **_here()}
 
 
-def _here(*, soft: bool = False) -> dict[str, Any]:
-    """Pin an actor to this process's node (when running on Ray); ``soft`` only prefers it."""
+def _here() -> dict[str, Any]:
+    """Pin an actor to this process's node (when running on Ray)."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     if not ray.is_initialized():
         return {}
     node = ray.get_runtime_context().get_node_id()
-    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=soft)}
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(node_id=node, soft=False)}
 
 
 def spawn(cls: type, actor_name: str, options: dict[str, Any], remote: bool, **kwargs: Any) -> Any:

@@ -90,6 +90,7 @@ class Coordinator:
         self._retry: deque[GameSpec] = deque()  # games lost with an actor, played again first
         self._spawned = len(self._actors) - 1  # number of the last self-play actor started
         self._inference_instance: str | None = None
+        self._learner_instance: str | None = None
         self._inference_probe: Call | None = None
         self._replay_instance: str | None = None
         self._next_health = 0.0
@@ -555,7 +556,10 @@ class Coordinator:
         known, self._replay_instance = self._replay_instance, instance
         if known is None or known == instance:
             return
+        # Games added since the restart are in the log too: start from empty, so that each
+        # logged game is in the buffer exactly once.
         self.journal.flush()
+        call(self.replay, "clear").result(timeout=60)
         self._fill_replay_from_log()
         self._recovered(
             "replay",
@@ -584,13 +588,18 @@ class Coordinator:
         if self.inference is not None:
             # The server that gets these weights; a later, different one was restarted.
             self._inference_instance = call(self.inference, "instance").result()
-        weights, version = call(self.learner, "weights_bytes").result()
+        self._learner_instance = call(self.learner, "instance").result()
+        weights, version = self._learner_call("weights_bytes").result()
         self._publish(weights, version)
         if self.best_weights is None:
             self.best_weights = weights
             self.best_version = version
         if not self.resume:
             self._checkpoint(0, None)
+
+    def _learner_call(self, method: str, *args: Any) -> Call:
+        """Call the learner whose training state is known (see :class:`LearnerRestarted`)."""
+        return call(self.learner, method, *args, instance=self._learner_instance)
 
     def _publish(self, weights: bytes, version: int) -> None:
         self._weights, self._version = weights, version
@@ -608,18 +617,19 @@ class Coordinator:
             self._training = None
             try:
                 metrics: IterationMetrics = pending.result()
+                weights, version = self._learner_call("weights_bytes").result(timeout=300)
+                state = self._learner_call("state").result(timeout=300)
             except TrainingDiverged:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # the learner (or the replay buffer it samples) was lost
                 self._restore_learner(iteration, exc)
                 return
-            weights, version = call(self.learner, "weights_bytes").result()
             self._publish(weights, version)
             self.trained = iteration
             self._lr = metrics.lr
             self._learner_rate = self._poll_learner_rate()
             self.loss_history.append({"iteration": iteration, **asdict(metrics)})
-            self._checkpoint(iteration, metrics)
+            self._checkpoint(iteration, metrics, state)
             self._emit("iteration", {"iteration": iteration, "metrics": asdict(metrics)})
             self._start_evaluation(iteration, weights)
             self._start_gauntlet(iteration, weights)
@@ -629,7 +639,7 @@ class Coordinator:
             return
         if self.state in (STOPPING, STOPPED):
             return
-        self._training = (nxt, call(self.learner, "train_iteration", nxt))
+        self._training = (nxt, self._learner_call("train_iteration", nxt))
         log.info("iteration %d: %d games in, training", nxt, len(self.done.get(nxt, ())))
         self._log_game_mix(nxt)
 
@@ -640,8 +650,10 @@ class Coordinator:
             return None
 
     def _restore_learner(self, iteration: int, exc: BaseException) -> None:
-        """The learner was lost mid-training: load the last checkpoint into the restarted
-        learner; the iteration is trained again on the next pass."""
+        """Training ``iteration`` failed, or the learner was restarted: load the last checkpoint
+        into the learner (a restarted one has fresh weights); the iteration is trained again on
+        the next pass."""
+        self._learner_instance = call(self.learner, "instance").result(timeout=300)
         latest = self.journal.latest_checkpoint()
         if latest is not None:
             call(self.learner, "load_state", latest[1]["learner_state"]).result(timeout=300)
@@ -761,8 +773,11 @@ class Coordinator:
         )
         self._emit("evaluation", entry)
 
-    def _checkpoint(self, iteration: int, metrics: IterationMetrics | None) -> None:
-        state = call(self.learner, "state").result()
+    def _checkpoint(
+        self, iteration: int, metrics: IterationMetrics | None, state: Any | None = None
+    ) -> None:
+        if state is None:
+            state = self._learner_call("state").result()
         self.journal.record_event(self._progress_event("iteration_done", iteration=iteration))
         self.journal.flush()
         self._last_payload = {"iteration": iteration, "learner_state": state}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
+import uuid
 from typing import Any
 
 import torch
@@ -15,9 +17,19 @@ from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes
 log = logging.getLogger(__name__)
 
 
+class LearnerRestarted(RuntimeError):
+    """A call meant for a learner that has since been restarted (and lost its training state)."""
+
+
 class LearnerService:
     """One iteration of training per :meth:`train_iteration` call; weights version = iterations
-    trained."""
+    trained.
+
+    Ray restarts a lost learner with fresh weights. The calls whose answer depends on the
+    training state take the ``instance`` the caller expects (:meth:`instance`) and raise
+    :class:`LearnerRestarted` when it has changed, so a fresh learner is never mistaken for the
+    trained one: the Coordinator loads the last checkpoint into it first.
+    """
 
     def __init__(
         self,
@@ -39,11 +51,23 @@ class LearnerService:
         self.replay = replay
         self.version = 0
         self.steps_per_s = 0.0
+        self._instance = uuid.uuid4().hex
         log.info("learner ready on %s", self.learner.device)
 
-    def train_iteration(self, iteration: int) -> IterationMetrics:
+    def instance(self) -> str:
+        """An id of this learner process; it changes when Ray restarts the actor."""
+        return self._instance
+
+    def _expect(self, instance: str | None) -> None:
+        if instance is not None and instance != self._instance:
+            raise LearnerRestarted(
+                f"the learner was restarted (instance {self._instance}, expected {instance})"
+            )
+
+    def train_iteration(self, iteration: int, *, instance: str | None = None) -> IterationMetrics:
         """Run ``steps_per_iteration`` optimizer steps, then step the LR schedule. Samples are
         fetched one step ahead so the replay actor and the optimizer overlap."""
+        self._expect(instance)
         cfg = self.learner.config
         start = time.perf_counter()
         pending = call(self.replay, "sample", cfg.batch_size)
@@ -67,14 +91,17 @@ class LearnerService:
         )
         return metrics
 
-    def weights_bytes(self) -> tuple[bytes, int]:
+    def weights_bytes(self, *, instance: str | None = None) -> tuple[bytes, int]:
         """The current weights (for the InferenceServer and self-play actors) and version."""
+        self._expect(instance)
         return state_dict_to_bytes(self.learner.weights()), self.version
 
-    def state(self) -> dict[str, Any]:
-        """The full training state: model, optimizer, scheduler, scaler, counters, torch RNG."""
+    def state(self, *, instance: str | None = None) -> dict[str, Any]:
+        """The full training state: model, optimizer, scheduler, scaler, counters, torch RNG.
+        A copy: later training never changes a state already handed out."""
+        self._expect(instance)
         return {
-            "learner": self.learner.state_dict(),
+            "learner": copy.deepcopy(self.learner.state_dict()),
             "version": self.version,
             "torch_rng": torch.get_rng_state(),
         }

@@ -29,6 +29,10 @@ class ReplayService:
             self.buffer.add_game(record)
         return len(self.buffer)
 
+    def clear(self) -> None:
+        """Drop every position (before a rebuild from the game log)."""
+        self.buffer = ReplayBuffer(self.buffer.capacity)
+
     def sample(self, batch_size: int) -> TrainingBatch:
         return self.buffer.sample(batch_size, self._rng)
 

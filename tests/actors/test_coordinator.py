@@ -199,10 +199,10 @@ def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
     learner = system.learner.obj
     real = learner.train_iteration
 
-    def train(iteration):
+    def train(iteration, **kwargs):
         if iteration == 2:
             raise TrainingDiverged("20 bad steps in a row (loss is NaN)")
-        return real(iteration)
+        return real(iteration, **kwargs)
 
     learner.train_iteration = train
     coord = coordinator(system)
@@ -213,6 +213,50 @@ def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
     assert "TrainingDiverged" in coord.error and "20 bad steps" in coord.error
     assert max(journal.checkpoints) == 1  # the last good iteration is what resume starts from
     assert journal.events[-1]["type"] == "stopped"
+
+
+@pytest.mark.parametrize("when", ["right after training", "between iterations"])
+def test_a_restarted_learner_continues_from_the_last_checkpoint(when):
+    """Ray restarts a lost learner with fresh weights; the Coordinator must never take those
+    for the trained ones: it loads the last checkpoint and trains the iteration again."""
+    from blobrl.actors.learner import LearnerService
+
+    config = tiny_config(iterations=3)
+    journal = MemoryJournal()
+    system = build(config, journal, remote=False, resources=Resources(2, 0))
+    first = system.learner.obj
+    real = first.train_iteration
+
+    def restart() -> LearnerService:
+        system.learner.obj = LearnerService(
+            config.network, config.learner, total_iterations=3, replay=system.replay,
+            seed=config.run.seed,
+        )  # fmt: skip
+        return system.learner.obj
+
+    def train(iteration, **kwargs):
+        if iteration == 2 and system.learner.obj is first:
+            if when == "right after training":
+                metrics = real(iteration, **kwargs)
+                restart()  # lost before its weights were fetched
+                return metrics
+            return restart().train_iteration(iteration, **kwargs)
+        return real(iteration, **kwargs)
+
+    first.train_iteration = train
+    coord = coordinator(system)
+    status = coord.run()
+    system.shutdown()
+    assert status.error is None and status.trained_iterations == 3
+    assert coord.recoveries == {"learner": 1}
+    learner = system.learner.obj
+    assert learner is not first and learner.version == 3
+    # The restored learner carries the whole run's training: 3 schedule steps and 3 x 2
+    # optimizer steps, not only what it did since it started.
+    assert learner.learner.scheduler.iteration == 4
+    steps = {int(s["step"]) for s in learner.learner.optimizer.state_dict()["state"].values()}
+    assert steps == {3 * config.learner.steps_per_iteration}
+    assert [h["iteration"] for h in coord.loss_history] == [1, 2, 3]
 
 
 def test_the_gauntlet_runs_on_schedule_and_its_history_is_checkpointed():

@@ -38,6 +38,10 @@ def status(system):
     return call(system.coordinator, "status").result(timeout=30)
 
 
+def recoveries(system) -> dict[str, int]:
+    return call(system.coordinator, "metrics").result(timeout=30)["recoveries"]
+
+
 def alive(handle) -> bool:
     try:
         call(handle, "status").result(timeout=10)
@@ -59,12 +63,19 @@ def test_a_run_survives_nodes_joining_and_leaving_and_actors_dying(tmp_path, clu
     import ray
 
     cl, workers = cluster
+    # A short first iteration (its training finds the killed learner), then one long enough
+    # that the run is still going when every fault below has been survived; the test stops it.
     config = tiny_config(
-        3,
-        schedule={"phases": [{"first": 1, "last": 3, "determinizations": 1, "simulations": 3,
-                              "games_per_iteration": 80}]},
+        2,
+        schedule={"phases": [
+            {"first": 1, "last": 1, "determinizations": 1, "simulations": 3,
+             "games_per_iteration": 150},
+            {"first": 2, "last": 2, "determinizations": 1, "simulations": 3,
+             "games_per_iteration": 5000},
+        ]},
         selfplay={"actors": "auto", "games_in_flight": 4},
         inference={"placement": "server", "device": "cpu"},
+        replay={"capacity": 100_000, "min_positions_to_train": 10},  # every game stays in it
     )  # fmt: skip
     free = ray.available_resources().get("CPU", 0)
     system = build(
@@ -79,6 +90,12 @@ def test_a_run_survives_nodes_joining_and_leaving_and_actors_dying(tmp_path, clu
     wait_until(lambda: status(system).games_played >= 15, what="first games")
     nodes = {call(h, "status").result(timeout=30).node_id for h in system.selfplay}
     assert len(nodes) == 3  # spread over the three nodes
+
+    # The learner killed before it trains comes back with fresh weights: the last checkpoint
+    # is loaded into it before it trains iteration 1.
+    ray.kill(system.learner, no_restart=False)
+    wait_until(lambda: recoveries(system).get("learner", 0) >= 1, what="a learner restore")
+    wait_until(lambda: status(system).trained_iterations == 1, what="iteration 1 trained")
 
     # A node joins: it gets a self-play actor.
     cl.add_node(num_cpus=1)
@@ -100,16 +117,28 @@ def test_a_run_survives_nodes_joining_and_leaving_and_actors_dying(tmp_path, clu
     played = status(system).games_played
     ray.kill(system.inference, no_restart=False)
     wait_until(lambda: status(system).games_played > played + 10, what="play after restart")
+    wait_until(lambda: recoveries(system).get("inference", 0) >= 1, what="weights republished")
 
-    final = running.result(timeout=400)
+    # The replay buffer killed mid-run comes back empty and is rebuilt from the game log.
+    played = status(system).games_played
+    ray.kill(system.replay, no_restart=False)
+    wait_until(lambda: recoveries(system).get("replay", 0) >= 1, what="a replay rebuild")
+    wait_until(lambda: status(system).games_played > played + 10, what="play after the rebuild")
+
+    assert status(system).trained_iterations == 1  # still in iteration 2: every fault mid-run
+    call(system.coordinator, "control", "stop").result(timeout=30)
+    final = running.result(timeout=120)
     metrics = call(system.coordinator, "metrics").result(timeout=30)
     replay_size = call(system.replay, "size").result(timeout=30)
     system.shutdown()
-    assert final.error is None and final.trained_iterations == 3
+    assert final.error is None and final.trained_iterations == 1
+    assert final.weights_version == 1  # trained by the restored learner
     games = logged(tmp_path)
     keys = [(it, gid) for it, gid, _ in games]
-    assert len(keys) == len(set(keys)) == 240  # nothing lost, nothing counted twice
-    assert final.games_played == 240
+    assert len(keys) == len(set(keys)) == final.games_played  # nothing lost or counted twice
+    assert sorted(gid for it, gid in keys if it == 1) == list(range(150))
     assert replay_size == sum(p for _, _, p in games)
     assert metrics["recoveries"].get("selfplay", 0) >= 2
     assert metrics["recoveries"].get("inference", 0) >= 1
+    assert metrics["recoveries"].get("replay", 0) >= 1
+    assert metrics["recoveries"].get("learner", 0) >= 1

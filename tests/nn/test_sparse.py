@@ -7,8 +7,7 @@ import pytest
 import torch
 
 from blobrl.game import FEATURES
-from blobrl.nn import NetworkConfig, build_network
-from blobrl.nn import sparse
+from blobrl.nn import NetworkConfig, build_network, sparse
 from blobrl.nn.sparse import SparseInputLinear
 
 
