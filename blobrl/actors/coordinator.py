@@ -272,6 +272,7 @@ class Coordinator:
         latest = self.journal.latest_checkpoint()
         if latest is not None:
             iteration, payload = latest
+            self._learner_instance = call(self.learner, "instance").result()
             self._version = call(self.learner, "load_state", payload["learner_state"]).result()
             self.trained = iteration
             self.elo_history = list(payload.get("elo_history", []))
@@ -588,7 +589,8 @@ class Coordinator:
         if self.inference is not None:
             # The server that gets these weights; a later, different one was restarted.
             self._inference_instance = call(self.inference, "instance").result()
-        self._learner_instance = call(self.learner, "instance").result()
+        if self._learner_instance is None:  # (a resume asked when it loaded the checkpoint)
+            self._learner_instance = call(self.learner, "instance").result()
         weights, version = self._learner_call("weights_bytes").result()
         self._publish(weights, version)
         if self.best_weights is None:

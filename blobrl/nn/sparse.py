@@ -58,6 +58,8 @@ class SparseInputLinear(nn.Linear):
     def _weight_t(self) -> np.ndarray:
         """The weight as ``[in, out]`` (one contiguous row per input), refreshed whenever the
         weight changes (a weight load writes into it in place, which bumps its version)."""
+        if self.weight.is_inference():  # made in inference mode: no version counter to watch
+            return self.weight.detach().t().contiguous().numpy()
         key = (self.weight.data_ptr(), self.weight._version)
         if self._transposed is None or self._transposed[0] != key:
             self._transposed = (key, self.weight.detach().t().contiguous().numpy())

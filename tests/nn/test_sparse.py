@@ -78,3 +78,17 @@ def test_the_default_network_answers_alike_with_and_without_the_sparse_stem():
         dense = net(x)
     for a, b in zip(sparse, dense, strict=True):
         torch.testing.assert_close(a, b.detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_network_built_in_inference_mode_answers_alike():
+    torch.manual_seed(4)
+    reference = build_network(NetworkConfig(hidden=32, blocks=1)).eval()
+    x = sparse_rows(8, 0.04, seed=4)
+    with torch.inference_mode():
+        net = build_network(NetworkConfig(hidden=32, blocks=1)).eval()
+        net.load_state_dict(reference.state_dict())
+        got = net(x)
+    with torch.enable_grad():
+        expected = reference(x)  # the dense path
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b.detach(), atol=1e-4, rtol=1e-4)
