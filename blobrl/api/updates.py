@@ -91,6 +91,7 @@ class UpdateHub:
         self.stats = HubStats()
         self._subscribers: set[Subscriber] = set()
         self._pump: asyncio.Task[None] | None = None
+        self._pump_ready: asyncio.Event | None = None  # set once the pump knows where it starts
 
     # ---- one client ---------------------------------------------------------------------------
     async def serve(self, websocket: WebSocket) -> None:
@@ -100,9 +101,13 @@ class UpdateHub:
         self._subscribers.add(subscriber)
         self.stats.connected += 1
         self.stats.clients = len(self._subscribers)
-        self._ensure_pump()
+        ready = self._ensure_pump()
         try:
-            # Subscribed before the snapshot is taken: no event between the two is lost.
+            # Subscribed, and the pump's first event number fixed, before the snapshot is taken:
+            # no event between the two is lost. (A Coordinator that does not answer delays the
+            # snapshot by at most a poll.)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), self.poll_timeout_s + self.retry_s)
             await websocket.send_text(await self._snapshot())
             sender = asyncio.create_task(self._send(websocket, subscriber))
             receiver = asyncio.create_task(self._receive(websocket))
@@ -153,17 +158,23 @@ class UpdateHub:
                 return
 
     # ---- the pump -----------------------------------------------------------------------------
-    def _ensure_pump(self) -> None:
-        if self._pump is None or self._pump.done():
-            self._pump = asyncio.create_task(self._run_pump(), name="blobrl-updates")
+    def _ensure_pump(self) -> asyncio.Event:
+        """Start the pump unless it runs; the event is set once it knows its first event."""
+        if self._pump is None or self._pump.done() or self._pump_ready is None:
+            self._pump_ready = asyncio.Event()
+            self._pump = asyncio.create_task(
+                self._run_pump(self._pump_ready), name="blobrl-updates"
+            )
+        return self._pump_ready
 
-    async def _run_pump(self) -> None:
+    async def _run_pump(self, ready: asyncio.Event) -> None:
         """Long-poll the Coordinator while anyone listens; events go to every queue."""
         seq: int | None = None
         while self._subscribers:
             try:
                 if seq is None:
                     _, seq = await self.client.events_since(_NEWEST, 0.0)
+                    ready.set()
                 events, newest = await self.client.events_since(seq, self.poll_timeout_s)
             except asyncio.CancelledError:
                 raise

@@ -15,6 +15,8 @@ import websockets
 from blobrl.api import create_app
 from blobrl.api.updates import UpdateHub
 
+from .conftest import make_app
+from .fakes import FakeCoordinator
 from .server import serving
 
 
@@ -31,6 +33,35 @@ def test_a_client_gets_a_status_snapshot_then_every_event(client, fake):
     assert received[0]["data"] == {"state": "pausing", "previous": "running"}
     assert received[2]["data"]["metrics"]["policy_loss"] is None  # JSON has no NaN
     assert all(set(m) == {"type", "data", "timestamp"} for m in received)
+
+
+class _SlowToAnswer(FakeCoordinator):
+    """A Coordinator whose first answer to the events poll comes late."""
+
+    def __init__(self):
+        super().__init__()
+        self.polls = 0
+
+    async def events_since(self, seq, timeout):
+        self.polls += 1
+        if self.polls == 1:
+            await asyncio.sleep(0.5)
+        return await super().events_since(seq, timeout)
+
+
+def test_an_event_right_after_the_snapshot_is_not_lost_while_the_feed_starts():
+    from fastapi.testclient import TestClient
+
+    fake = _SlowToAnswer()
+    with TestClient(make_app(fake)) as client, client.websocket_connect("/ws/updates") as ws:
+        assert ws.receive_json()["type"] == "status"
+        fake.emit("phase", {"phase": 2})  # the moment the client has its snapshot
+        hub = client.app.state.hub
+        deadline = time.monotonic() + 5
+        while hub.stats.events == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hub.stats.events == 1  # not skipped as older than the feed's start
+        assert ws.receive_json()["data"] == {"phase": 2}
 
 
 def test_twenty_clients_get_every_event_while_one_stops_reading(fake):
