@@ -89,10 +89,10 @@ class Coordinator:
         self.recoveries: dict[str, int] = {}
         self._retry: deque[GameSpec] = deque()  # games lost with an actor, played again first
         self._spawned = len(self._actors) - 1  # number of the last self-play actor started
-        self._inference_instance: str | None = None
+        # Instance ids of restartable actors as last seen, and the question in flight to each.
+        self._instances: dict[str, str] = {}
+        self._probes: dict[str, Call] = {}
         self._learner_instance: str | None = None
-        self._inference_probe: Call | None = None
-        self._replay_instance: str | None = None
         self._next_health = 0.0
         self.replay = replay
         self.learner = learner
@@ -495,26 +495,31 @@ class Coordinator:
             log.info("added %s (%d self-play actors)", actor.name, len(self._actors))
             self._emit("actors", {"actors": len(self._actors)})
 
-    def _check_inference(self) -> None:
-        """A restarted InferenceServer comes back without weights, holding its callers:
-        publish the current weights to it again. Asked without waiting (a restarting server
-        answers once it is back)."""
-        if self.inference is None or self._weights is None:
-            return
-        probe = self._inference_probe
+    def _restarted(self, kind: str, handle: Any) -> bool:
+        """Whether ``handle`` answers with another instance id than last time. Asked without
+        waiting: one question is always in flight and read once answered (an actor that is
+        restarting answers when it is back)."""
+        probe = self._probes.get(kind)
+        if probe is not None and not probe.done():
+            return False
+        self._probes[kind] = call(handle, "instance")
         if probe is None:
-            self._inference_probe = call(self.inference, "instance")
-            return
-        if not probe.done():
-            return
-        self._inference_probe = None
+            return False
         try:
             instance = probe.result()
         except Exception as exc:
-            log.warning("inference server not answering: %s", exc)
+            log.warning("%s not answering: %s", kind, exc)
+            return False
+        known = self._instances.get(kind)
+        self._instances[kind] = instance
+        return known is not None and known != instance
+
+    def _check_inference(self) -> None:
+        """A restarted InferenceServer comes back without weights, holding its callers:
+        publish the current weights to it again."""
+        if self.inference is None or self._weights is None:
             return
-        known, self._inference_instance = self._inference_instance, instance
-        if known is None or known == instance:
+        if not self._restarted("inference", self.inference):
             return
         call(self.inference, "set_weights", share(self._weights, [self.inference]), self._version)
         self._recovered(
@@ -549,13 +554,7 @@ class Coordinator:
 
     def _check_replay(self) -> None:
         """A restarted replay buffer comes back empty: rebuild it from the game log."""
-        try:
-            instance = call(self.replay, "instance").result(timeout=10)
-        except Exception as exc:
-            log.warning("replay buffer not answering: %s", exc)
-            return
-        known, self._replay_instance = self._replay_instance, instance
-        if known is None or known == instance:
+        if not self._restarted("replay", self.replay):
             return
         # Games added since the restart are in the log too: start from empty, so that each
         # logged game is in the buffer exactly once.
@@ -588,7 +587,7 @@ class Coordinator:
     def _publish_initial_weights(self) -> None:
         if self.inference is not None:
             # The server that gets these weights; a later, different one was restarted.
-            self._inference_instance = call(self.inference, "instance").result()
+            self._instances["inference"] = call(self.inference, "instance").result()
         if self._learner_instance is None:  # (a resume asked when it loaded the checkpoint)
             self._learner_instance = call(self.learner, "instance").result()
         weights, version = self._learner_call("weights_bytes").result()
