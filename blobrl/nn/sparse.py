@@ -14,20 +14,39 @@ import torch
 from numba import njit
 from torch import nn
 
+from blobrl.nn.cpu import cpu_inference
+
 
 @njit(cache=True, fastmath=True, nogil=True)
 def sparse_affine(x: np.ndarray, weight_t: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
-    """``out[B, H] = x[B, F] @ weight_t[F, H] + bias[H]``, skipping the zeros of ``x``."""
+    """``out[B, H] = x[B, F] @ weight_t[F, H] + bias[H]``, skipping the zeros of ``x``.
+
+    ``x`` must be C-contiguous. Zeros are skipped two floats at a time: a word of two +0.0 is
+    all zero bits (a word holding -0.0 is not, and is then looked at float by float)."""
     rows, features = x.shape
     width = weight_t.shape[1]
+    pairs = features // 2
+    words = x[:, : 2 * pairs].copy().view(np.uint64) if features % 2 else x.view(np.uint64)
+    nonzero = np.empty(features, np.int64)
     for i in range(rows):
-        for h in range(width):
-            out[i, h] = bias[h]
-        for j in range(features):
+        count = 0
+        for w in range(pairs):
+            if words[i, w] != 0:
+                for j in range(2 * w, 2 * w + 2):
+                    if x[i, j] != 0.0:
+                        nonzero[count] = j
+                        count += 1
+        if features % 2 and x[i, features - 1] != 0.0:
+            nonzero[count] = features - 1
+            count += 1
+        row = out[i]
+        row[:] = bias
+        for n in range(count):
+            j = nonzero[n]
             v = x[i, j]
-            if v != 0.0:
-                for h in range(width):
-                    out[i, h] += v * weight_t[j, h]
+            w_j = weight_t[j]
+            for h in range(width):
+                row[h] += v * w_j[h]
 
 
 class SparseInputLinear(nn.Linear):
@@ -40,15 +59,7 @@ class SparseInputLinear(nn.Linear):
         self._transposed: tuple[tuple[int, int], np.ndarray] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (
-            torch.is_grad_enabled()
-            or torch.jit.is_tracing()
-            or torch.onnx.is_in_onnx_export()
-            or x.device.type != "cpu"
-            or x.dtype != torch.float32
-            or self.weight.dtype != torch.float32
-            or x.dim() != 2
-        ):
+        if not cpu_inference(x, self.weight) or x.dim() != 2:
             return super().forward(x)
         inputs = x.contiguous().numpy()
         out = np.empty((inputs.shape[0], self.out_features), np.float32)

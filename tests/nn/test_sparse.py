@@ -44,6 +44,22 @@ def test_the_sparse_path_answers_as_the_dense_layer(seed, density, kernel_calls)
     torch.testing.assert_close(got, dense.detach(), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.parametrize("width", [1, 7, 10])
+def test_inputs_of_odd_and_tiny_widths(width, kernel_calls):
+    torch.manual_seed(width)
+    layer = SparseInputLinear(width, 5)
+    rng = np.random.default_rng(width)
+    x = (rng.random((9, width)) < 0.5) * rng.uniform(-2, 2, (9, width))
+    x[0, -1] = 1.0  # the last input (the odd one out of the pairs) set
+    x[1] = -0.0
+    x = torch.from_numpy(x.astype(np.float32))
+    with torch.inference_mode():
+        got = layer(x)
+    assert kernel_calls == [(9, width)]
+    dense = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(got, dense.detach())
+
+
 def test_a_weight_load_is_seen_by_the_next_forward_pass():
     layer = SparseInputLinear(FEATURES, 16)
     x = sparse_rows(4, 0.05, seed=0)

@@ -7,8 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blobrl.game import MAX_PLAYERS, encode, new_game
-from blobrl.nn import NetworkConfig, build_network
-from blobrl.nn.base import TRICK_CLASSES, values_from_tricks
+from blobrl.nn import NetworkConfig, base, build_network
+from blobrl.nn.base import _ILLEGAL_LOGIT, TRICK_CLASSES, trick_log_probs, values_from_tricks
+from blobrl.nn.cpu import seat_values_cpu
 from blobrl.replay.codec import pack_features
 from blobrl.selfplay.records import GameRecord
 
@@ -73,6 +74,66 @@ def test_initial_trick_counts_are_uniform_over_the_tricks_left(arch):
         left = 7 - state.tricks_played
         assert torch.allclose(probs[i, :, : left + 1], torch.full((8, left + 1), 1 / (left + 1)))
         assert (probs[i, :, left + 1 :] == 0).all()
+
+
+@pytest.mark.parametrize("scoring", ["blob", "oh_hell"])
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    players=st.integers(3, 8),
+    cards=st.integers(1, 6),
+    scale=st.sampled_from([0.1, 3.0, 30.0]),
+)
+def test_the_cpu_kernel_gives_the_torch_head_s_answers(scoring, seed, players, cards, scale):
+    """Inference on the CPU derives values with a numba kernel; the torch code is the
+    definition. Every position of a random hand, random trick logits of several scales."""
+    positions, _ = random_positions(players, cards, seed)
+    features = torch.from_numpy(np.stack([f for _, _, f in positions]))
+    gen = torch.Generator().manual_seed(seed)
+    logits = torch.randn(len(positions), MAX_PLAYERS * TRICK_CLASSES, generator=gen) * scale
+    want_log_probs = trick_log_probs(logits.view(-1, MAX_PLAYERS, TRICK_CLASSES), features)
+    want_values = values_from_tricks(want_log_probs, features, scoring)
+    values, log_probs = seat_values_cpu(logits, features, scoring, _ILLEGAL_LOGIT)
+    torch.testing.assert_close(values, want_values, atol=2e-6, rtol=1e-5)
+    possible = want_log_probs > -1e6
+    torch.testing.assert_close(log_probs[possible], want_log_probs[possible], atol=1e-5, rtol=1e-5)
+    assert (log_probs[~possible] < -1e8).all()
+
+
+@pytest.fixture
+def kernel_calls(monkeypatch):
+    """Counts the calls of the value kernel (so a test knows which path answered)."""
+    calls = []
+    kernel = base.seat_values_cpu
+
+    def counted(*args):
+        calls.append(args[0].shape[0])
+        return kernel(*args)
+
+    monkeypatch.setattr(base, "seat_values_cpu", counted)
+    return calls
+
+
+@pytest.mark.parametrize("arch", ["mlp", "transformer"])
+def test_networks_answer_alike_in_inference_and_in_training(arch, kernel_calls):
+    torch.manual_seed(5)
+    config = NetworkConfig(arch=arch, hidden=32, blocks=1, embed=32, layers=1, heads=2)
+    model = build_network(config).eval()
+    for name, param in model.named_parameters():  # the last value layer starts at zero
+        if "trick_out" in name:
+            torch.nn.init.normal_(param, std=1.0)
+    positions, _ = random_positions(6, 5, seed=8)
+    features = torch.from_numpy(np.stack([f for _, _, f in positions]))
+    with torch.inference_mode():
+        fast = model.heads(features)
+    assert kernel_calls == [len(positions)]
+    slow = model.heads(features)  # gradients wanted: the torch head
+    assert kernel_calls == [len(positions)]
+    assert slow[1].requires_grad
+    torch.testing.assert_close(fast[0], slow[0].detach(), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(fast[1], slow[1].detach(), atol=1e-5, rtol=1e-4)
+    possible = slow[2] > -1e6
+    torch.testing.assert_close(fast[2][possible], slow[2].detach()[possible], atol=1e-4, rtol=1e-4)
 
 
 @settings(max_examples=30, deadline=None)
