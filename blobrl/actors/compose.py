@@ -280,6 +280,8 @@ def build(
         gauntlet_deals=config.evaluation.gauntlet_deals,
         trump_mode=config.run.trump_mode,
         scoring=config.run.scoring,
+        # Arenas through the server when there is one (its GPU); Ray handles only.
+        server=inference if remote else None,
     )
     coordinator = spawn(
         Coordinator,

@@ -3,7 +3,10 @@ network against fixed reference agents, off the self-play path."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -20,10 +23,14 @@ GAUNTLET_SEED = 7_000_000  # the gauntlet's deals: the same at every iteration
 
 
 class EvaluatorService:
-    """Plays arena and gauntlet matches; holds its own copies of the networks it compares.
+    """Plays arena and gauntlet matches.
 
-    ``deals`` are the (players, cards) sizes of the run's game mix; the gauntlet plays 5x7 and
-    ``main_deal`` (default: the first of ``deals``) with ``gauntlet_deals`` duplicate deals each.
+    With ``server`` (an InferenceServer actor handle) the networks it compares are loaded into
+    the server by name for the length of a match, so that their evaluations are batched on the
+    server's device (the GPU) beside self-play's; without one it runs its own copies on its
+    CPU. ``deals`` are the (players, cards) sizes of the run's game mix; the gauntlet plays 5x7
+    and ``main_deal`` (default: the first of ``deals``) with ``gauntlet_deals`` duplicate deals
+    each.
     """
 
     def __init__(
@@ -38,6 +45,7 @@ class EvaluatorService:
         torch_threads: int | None = 1,
         main_deal: tuple[int, int] | None = None,
         gauntlet_deals: int = 100,
+        server: Any = None,
     ):
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
@@ -49,19 +57,38 @@ class EvaluatorService:
         self.scoring = scoring
         self.main_deal = tuple(main_deal or deals[0])
         self.gauntlet_deals = gauntlet_deals
+        self.server = server
         log.info(
-            "evaluator ready: %d deals per arena, %d per gauntlet match",
+            "evaluator ready: %d deals per arena, %d per gauntlet match, networks %s",
             arena_deals,
             gauntlet_deals,
+            "on the InferenceServer" if server is not None else "in this actor",
         )
 
-    def _evaluator(self, weights: bytes) -> TorchEvaluator:
-        model = build_network(self.network)
-        model.load_state_dict(bytes_to_state_dict(weights))
-        return TorchEvaluator(model)
+    @contextlib.contextmanager
+    def _evaluator(self, weights: bytes, name: str) -> Iterator[Any]:
+        """An evaluator for ``weights``: the server's, under ``name`` until the block ends, or
+        a network of this actor's own."""
+        if self.server is None:
+            model = build_network(self.network)
+            model.load_state_dict(bytes_to_state_dict(weights))
+            yield TorchEvaluator(model)
+            return
+        import ray
 
-    def _agent(self, weights: bytes) -> SearchAgent:
-        return SearchAgent(self._evaluator(weights), self.settings)
+        from blobrl.actors.inference import RemoteEvaluator
+
+        stored = ray.put(weights)
+
+        def load() -> None:
+            ray.get(self.server.load_model.remote(name, stored))
+
+        load()
+        try:
+            yield RemoteEvaluator(self.server, model=name, reload=load)
+        finally:
+            with contextlib.suppress(Exception):  # a restarted server has lost it anyway
+                ray.get(self.server.unload_model.remote(name), timeout=30)
 
     def arena(self, candidate: bytes, best: bytes, *, iteration: int) -> MatchResult:
         """Candidate against best on ``arena_deals`` duplicate deals (fresh deals each call)."""
@@ -70,14 +97,18 @@ class EvaluatorService:
             Deal(*sizes[i % len(sizes)], seed=900_000_000 + iteration * 10_000 + i)
             for i in range(self.arena_deals)
         ]
-        result = play_match(
-            self._agent(candidate),
-            self._agent(best),
-            deals,
-            trump_mode=self.trump_mode,
-            scoring=self.scoring,
-            seed=iteration,
-        )
+        with (
+            self._evaluator(candidate, f"arena-{iteration}-candidate") as new,
+            self._evaluator(best, f"arena-{iteration}-best") as old,
+        ):
+            result = play_match(
+                SearchAgent(new, self.settings),
+                SearchAgent(old, self.settings),
+                deals,
+                trump_mode=self.trump_mode,
+                scoring=self.scoring,
+                seed=iteration,
+            )
         log.info(
             "arena after iteration %d: candidate %.2f vs best %.2f per hand, share %.3f",
             iteration,
@@ -96,22 +127,20 @@ class EvaluatorService:
         "opponent_ci95", "diff", "diff_ci95", "exact_rate", "opponent_exact_rate", "verdict"}]}``
         with mean scores per hand and 95% half-widths over deals.
         """
-        agent = ModelAgent(
-            self._evaluator(weights),
-            settings=self.settings,
-            seed=iteration,
-            name=f"iteration {iteration}",
-        )
         main = self.main_deal
-        result = run_gauntlet(
-            agent,
-            sizes=gauntlet_sizes((int(main[0]), int(main[1]))),
-            deals=self.gauntlet_deals,
-            iteration=iteration,
-            seed=GAUNTLET_SEED,
-            trump_mode=self.trump_mode,
-            scoring=self.scoring,
-        )
+        with self._evaluator(weights, f"gauntlet-{iteration}") as evaluator:
+            agent = ModelAgent(
+                evaluator, settings=self.settings, seed=iteration, name=f"iteration {iteration}"
+            )
+            result = run_gauntlet(
+                agent,
+                sizes=gauntlet_sizes((int(main[0]), int(main[1]))),
+                deals=self.gauntlet_deals,
+                iteration=iteration,
+                seed=GAUNTLET_SEED,
+                trump_mode=self.trump_mode,
+                scoring=self.scoring,
+            )
         for m in result.matches:
             log.info(
                 "gauntlet after iteration %d, %dx%d vs %s: %.2f ± %.2f vs %.2f per hand "

@@ -6,6 +6,10 @@ queues them, merges the queue into one forward pass of up to ``max_batch`` rows 
 on a dedicated thread so that the event loop keeps accepting requests, and hands each caller
 exactly its own rows back.
 
+Besides the self-play network the server can hold other networks by name (:meth:`load_model`):
+the EvaluatorActor's arenas send their requests for them, so that arenas run on the GPU too.
+A batch only ever holds requests for one network.
+
 :class:`InferenceServer` is plain Python over asyncio and is tested without Ray. Its request
 methods are coroutines, so ``ray.remote(InferenceServer)`` is an async actor that answers many
 calls at once (:data:`InferenceServerActor`, with room for 1000 in flight);
@@ -16,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -40,6 +45,11 @@ from blobrl.nn import (
 Weights = bytes | Mapping[str, torch.Tensor]
 
 log = logging.getLogger(__name__)
+
+
+class ModelNotLoaded(LookupError):
+    """A request named a network the server does not hold: never loaded, unloaded, or lost when
+    the server restarted (load it again)."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -70,6 +80,7 @@ class _Request:
     features: np.ndarray  # [B, FEATURES] float32
     future: asyncio.Future
     arrived: float  # perf_counter seconds
+    model: str | None = None  # a network loaded by name, or None for the self-play one
     taken: int = 0  # rows already dispatched to a batch
     done: int = 0  # rows answered
     parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -130,6 +141,7 @@ class InferenceServer:
         self.max_wait_s = max_wait_ms / 1000.0
         self.window_s = window_s
         self._evaluator = TorchEvaluator(model, device=self.device, version=version)
+        self._models: dict[str, TorchEvaluator] = {}  # more networks by name (load_model)
         if weights is not None:
             self._evaluator.set_weights(_state_dict(weights), version)
         # Which process this is: a restarted server answers with a new one.
@@ -189,16 +201,24 @@ class InferenceServer:
 
     # -- requests --------------------------------------------------------------------------
 
-    async def evaluate(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
-        logits, values, _ = await self.evaluate_versioned(features)
+    async def evaluate(
+        self, features: np.ndarray, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values),
+        from the self-play network or the one loaded as ``model``."""
+        logits, values, _ = await self.evaluate_versioned(features, model)
         return logits, values
 
-    async def evaluate_versioned(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """As :meth:`evaluate`, plus the version of the weights that produced the answer."""
+    async def evaluate_versioned(
+        self, features: np.ndarray, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """As :meth:`evaluate`, plus the version of the weights that produced the answer (-1
+        for a network loaded by name). Raises :class:`ModelNotLoaded` for an unknown ``model``."""
         features = np.asarray(features)
         if features.ndim != 2 or features.shape[1] != FEATURES:
             raise ValueError(f"features must be [B, {FEATURES}], got shape {features.shape}")
+        if model is not None and model not in self._models:
+            raise ModelNotLoaded(model)
         self._ensure_loop()
         self._requests += 1
         if features.shape[0] == 0:
@@ -208,7 +228,7 @@ class InferenceServer:
                 self.version,
             )
         request = _Request(
-            features, asyncio.get_running_loop().create_future(), time.perf_counter()
+            features, asyncio.get_running_loop().create_future(), time.perf_counter(), model
         )
         self._queue.append(request)
         self._queued_rows += request.rows
@@ -233,6 +253,28 @@ class InferenceServer:
         self._swap = _Swap(state_dict, version, asyncio.get_running_loop().create_future())
         self._wake.set()
         await self._swap.future
+
+    async def load_model(self, name: str, weights: Weights) -> None:
+        """Hold a network with ``weights`` (the same architecture) under ``name``, for requests
+        that name it; loading a name again replaces its weights."""
+        state_dict = _state_dict(weights)
+        loop = asyncio.get_running_loop()
+        self._models[name] = await loop.run_in_executor(
+            self._executor, self._named_evaluator, state_dict
+        )
+
+    def unload_model(self, name: str) -> None:
+        """Drop the network loaded as ``name`` (requests still queued for it fail)."""
+        self._models.pop(name, None)
+
+    def models(self) -> list[str]:
+        """Names of the networks loaded besides the self-play one."""
+        return sorted(self._models)
+
+    def _named_evaluator(self, state_dict: Mapping[str, torch.Tensor]) -> TorchEvaluator:
+        model = copy.deepcopy(self._evaluator.model)
+        model.load_state_dict(state_dict)
+        return TorchEvaluator(model, device=self.device, version=-1)
 
     def stats(self) -> InferenceStats:
         now = time.perf_counter()
@@ -317,12 +359,16 @@ class InferenceServer:
             self._queued_rows -= self._queue.popleft().rows
 
     def _take_batch(self) -> list[tuple[_Request, int, int]]:
-        """Pieces (request, start, stop) for one forward pass, in queue order."""
+        """Pieces (request, start, stop) for one forward pass, in queue order: the requests at
+        the head of the queue for the same network."""
         pieces: list[tuple[_Request, int, int]] = []
         size = 0
         now = time.perf_counter()
+        model = self._queue[0].model
         while self._queue:
             request = self._queue[0]
+            if request.model != model:
+                break
             left = request.rows - request.taken
             if size + left > self.max_batch:
                 if size > 0:
@@ -345,6 +391,11 @@ class InferenceServer:
     ) -> None:
         size = sum(stop - start for _, start, stop in pieces)
         (first, start, stop), whole = pieces[0], len(pieces) == 1
+        evaluator = self._evaluator if first.model is None else self._models.get(first.model)
+        if evaluator is None:  # unloaded while its requests waited
+            for request, _, _ in pieces:
+                self._fail(request, ModelNotLoaded(first.model))
+            return
         if whole and not self._always_stage and (start, stop) == (0, first.rows):
             inputs = first.features  # one request: hand it over without a copy
         else:
@@ -353,9 +404,9 @@ class InferenceServer:
                 self._staging[offset : offset + stop - start] = request.features[start:stop]
                 offset += stop - start
             inputs = self._staging[:size]
-        version = self._evaluator.version  # swaps run on the same thread, never during a batch
+        version = evaluator.version  # swaps run on the same thread, never during a batch
         try:
-            logits, values = await loop.run_in_executor(self._executor, self._evaluator, inputs)
+            logits, values = await loop.run_in_executor(self._executor, evaluator, inputs)
         except Exception as exc:
             for request, _, _ in pieces:
                 self._fail(request, exc)
@@ -407,15 +458,29 @@ class RemoteEvaluator:
     handle, for a search in another process. ``version`` is the version of the weights behind
     the latest answer (asked of the server once, before the first one).
 
+    With ``model``, requests go to the network the server holds under that name; ``reload``
+    (a function that loads it again) is called when the server no longer has it, after a
+    restart, and the request is sent again.
+
     Ray retries a request whose server died (``max_task_retries``). A request that still has no
     answer after ``timeout_s`` (lost in a restart, say) is cancelled and sent again, so a search
     never waits forever on one request.
     """
 
-    def __init__(self, handle, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        handle,
+        *,
+        model: str | None = None,
+        reload: Callable[[], None] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
         self.handle = handle
+        self.model = model
         self.timeout_s = timeout_s
         self.resent = 0  # requests sent again after ``timeout_s`` without an answer
+        self.reloaded = 0  # times ``reload`` was needed
+        self._reload = reload
         self._version: int | None = None
 
     @property
@@ -426,7 +491,10 @@ class RemoteEvaluator:
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         while True:
-            ref = self.handle.evaluate_versioned.remote(features)
+            if self.model is None:
+                ref = self.handle.evaluate_versioned.remote(features)
+            else:
+                ref = self.handle.evaluate_versioned.remote(features, self.model)
             try:
                 logits, values, version = ray.get(ref, timeout=self.timeout_s)
             except ray.exceptions.GetTimeoutError:
@@ -437,6 +505,13 @@ class RemoteEvaluator:
                     "no answer from the inference server in %.0f s; sending the request again",
                     self.timeout_s,
                 )
+                continue
+            except ModelNotLoaded:
+                if self._reload is None:
+                    raise
+                log.warning("the inference server lost network %r; loading it again", self.model)
+                self._reload()
+                self.reloaded += 1
                 continue
             self._version = int(version)
             return logits, values

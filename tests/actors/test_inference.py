@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.inference import (
     InferenceServer,
     InferenceServerActor,
     InferenceStats,
+    ModelNotLoaded,
     RemoteEvaluator,
 )
 from blobrl.game import FEATURES
@@ -210,6 +212,55 @@ def test_each_server_has_its_own_instance_id():
     assert first == first_again and first != second
 
 
+def _weights(seed: int) -> bytes:
+    return state_dict_to_bytes(small_net(seed).state_dict())
+
+
+def test_networks_loaded_by_name_answer_beside_the_self_play_one_never_in_its_batches():
+    inputs = [features(16, seed=i) for i in range(6)]
+    names = [None, "other", None, "other", None, None]
+
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", max_batch=1024, max_wait_ms=20.0)
+        await server.load_model("other", _weights(1))
+        pairs = zip(inputs, names, strict=True)
+        answers = await asyncio.gather(*(server.evaluate(x, m) for x, m in pairs))
+        stats, loaded = server.stats(), server.models()
+        server.unload_model("other")
+        with pytest.raises(ModelNotLoaded):
+            await server.evaluate(inputs[0], "other")
+        with pytest.raises(ModelNotLoaded):
+            await server.evaluate(inputs[0], "never loaded")
+        after = await server.evaluate(inputs[0])
+        await server.close()
+        return answers, stats, loaded, after
+
+    answers, stats, loaded, after = run(main())
+    for x, name, got in zip(inputs, names, answers, strict=True):
+        assert_rows_match(got, reference(1 if name else 0)(x))
+    assert loaded == ["other"]
+    # Queued in the order above: one batch per run of requests for the same network.
+    assert stats.batches == 5 and stats.rows == 96
+    assert_rows_match(after, reference(0)(inputs[0]))
+
+
+def test_a_request_for_a_network_unloaded_while_it_waits_fails():
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", max_batch=1024, max_wait_ms=200.0)
+        await server.load_model("arena", _weights(1))
+        pending = asyncio.ensure_future(server.evaluate(features(4, seed=0), "arena"))
+        await asyncio.sleep(0.02)  # queued, the batch still filling
+        server.unload_model("arena")
+        try:
+            with pytest.raises(ModelNotLoaded):
+                await pending
+            return await server.evaluate(features(4, seed=1))  # the server carries on
+        finally:
+            await server.close()
+
+    assert_rows_match(run(main()), reference(0)(features(4, seed=1)))
+
+
 def test_bad_shapes_are_refused_and_empty_requests_answered():
     async def main():
         server = InferenceServer(small_net(0), device="cpu")
@@ -302,3 +353,44 @@ def test_a_request_lost_in_a_restart_is_sent_again(ray_session):
     logits, values = evaluator(features(4, seed=0))
     assert server.sent == 3 and evaluator.resent == 2
     assert logits.shape == (4, 65) and np.all(values == 0.5) and evaluator.version == 9
+
+
+@pytest.mark.ray
+def test_a_network_the_server_lost_is_loaded_again_and_the_request_resent(ray_session):
+    ray = ray_session
+    server = InferenceServerActor.remote(SMALL, device="cpu", max_wait_ms=1.0, torch_threads=1)
+    weights = ray.put(_weights(1))
+
+    def load():
+        ray.get(server.load_model.remote("arena", weights))
+
+    load()
+    evaluator = RemoteEvaluator(server, model="arena", reload=load)
+    x = features(5, seed=2)
+    assert_rows_match(evaluator(x), reference(1)(x))
+    ray.get(server.unload_model.remote("arena"))  # as a restarted server has lost it
+    assert_rows_match(evaluator(x), reference(1)(x))
+    assert evaluator.reloaded == 1
+    ray.get(server.unload_model.remote("arena"))
+    with pytest.raises(ModelNotLoaded):  # without a way to reload it, the caller is told
+        RemoteEvaluator(server, model="arena")(x)
+    ray.kill(server)
+
+
+@pytest.mark.ray
+def test_arenas_and_gauntlets_play_through_the_server_as_they_do_in_the_evaluator(ray_session):
+    ray = ray_session
+    server = InferenceServerActor.remote(SMALL, device="cpu", max_wait_ms=0.0, torch_threads=1)
+    settings = SearchSettings(1, 4, dirichlet_weight=0.0, temperature=0.0, final_temperature=0.0)
+    kwargs = dict(deals=[(4, 3)], arena_deals=3, gauntlet_deals=2, torch_threads=None)
+    served = EvaluatorService(SMALL, settings, server=server, **kwargs)
+    own = EvaluatorService(SMALL, settings, **kwargs)
+    candidate, best = _weights(1), _weights(2)
+    arena = served.arena(candidate, best, iteration=4)
+    assert ray.get(server.stats.remote()).rows > 0  # the arena's evaluations went to the server
+    assert arena == own.arena(candidate, best, iteration=4)
+    gauntlet = served.gauntlet(candidate, iteration=4)
+    expected = own.gauntlet(candidate, iteration=4)
+    assert gauntlet["matches"] == expected["matches"]
+    assert ray.get(server.models.remote()) == []  # unloaded after each match
+    ray.kill(server)
