@@ -39,6 +39,7 @@ from blobrl.actors.control import (
 )
 from blobrl.actors.events import EventLog
 from blobrl.actors.handles import Call, call, share
+from blobrl.actors.learner import LearnerRestarted
 from blobrl.config import Config
 from blobrl.evaluation import MatchResult, elo
 from blobrl.learner import IterationMetrics, TrainingDiverged
@@ -590,7 +591,12 @@ class Coordinator:
             self._instances["inference"] = call(self.inference, "instance").result()
         if self._learner_instance is None:  # (a resume asked when it loaded the checkpoint)
             self._learner_instance = call(self.learner, "instance").result()
-        weights, version = self._learner_call("weights_bytes").result()
+        while True:
+            try:
+                weights, version = self._learner_call("weights_bytes").result()
+                break
+            except LearnerRestarted as exc:  # since it was asked, or since it loaded a resume's
+                self._restore_learner("before the first publication", exc)
         self._publish(weights, version)
         if self.best_weights is None:
             self.best_weights = weights
@@ -623,7 +629,7 @@ class Coordinator:
             except TrainingDiverged:
                 raise
             except Exception as exc:  # the learner (or the replay buffer it samples) was lost
-                self._restore_learner(iteration, exc)
+                self._restore_learner(f"while training iteration {iteration}", exc)
                 return
             self._publish(weights, version)
             self.trained = iteration
@@ -650,19 +656,18 @@ class Coordinator:
         except Exception:
             return None
 
-    def _restore_learner(self, iteration: int, exc: BaseException) -> None:
-        """Training ``iteration`` failed, or the learner was restarted: load the last checkpoint
-        into the learner (a restarted one has fresh weights); the iteration is trained again on
-        the next pass."""
+    def _restore_learner(self, when: str, exc: BaseException) -> None:
+        """Training an iteration failed, or the learner was restarted (``when`` says when it was
+        found): load the last checkpoint into the learner (a restarted one has fresh weights);
+        an iteration not trained is trained again on the next pass."""
         self._learner_instance = call(self.learner, "instance").result(timeout=300)
         latest = self.journal.latest_checkpoint()
         if latest is not None:
             call(self.learner, "load_state", latest[1]["learner_state"]).result(timeout=300)
         self._recovered(
             "learner",
-            "learner failed while training iteration %d (%s); restored iteration %d "
-            "and training again",
-            iteration,
+            "learner failed or restarted %s (%s); restored iteration %d and going on",
+            when,
             type(exc).__name__,
             latest[0] if latest else 0,
         )

@@ -167,3 +167,45 @@ def test_a_torn_last_record_is_dropped_and_the_run_resumes_exactly(tmp_path, cap
     with caplog.at_level("WARNING"):
         check_resumed_run(tmp_path, config, before)
     assert any("games.log" in r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+
+
+def test_a_learner_restarted_as_a_resume_starts_gets_the_checkpoint_again(tmp_path):
+    """Ray may restart the learner after the resume loaded the checkpoint into it and before
+    the first weights are fetched: the Coordinator loads the checkpoint into the new learner
+    (instead of failing the launch, or publishing its fresh weights) and the run goes on."""
+    from blobrl.actors.learner import LearnerService
+
+    config = tiny_config(3)
+    system, thread, _ = start(config, journal_for(tmp_path))
+    coord = coordinator(system)
+    assert wait_for(lambda: coord.trained >= 1, timeout=120)
+    stop_and_wait(system, thread)
+    system.shutdown()
+    resumed_from = CheckpointStore(tmp_path).load().iteration
+
+    system = build(
+        config, journal_for(tmp_path), remote=False, resources=Resources(2, 0), resume=True
+    )
+    first = system.learner.obj
+    load_state = first.load_state
+
+    def load_then_restart(state):
+        version = load_state(state)
+        system.learner.obj = LearnerService(
+            config.network, config.learner, total_iterations=3, replay=system.replay,
+            seed=config.run.seed,
+        )  # fmt: skip
+        return version
+
+    first.load_state = load_then_restart
+    coord = coordinator(system)
+    status = coord.run()
+    system.shutdown()
+    assert status.error is None and status.trained_iterations == 3
+    assert coord.recoveries == {"learner": 1}
+    learner = system.learner.obj
+    assert learner is not first and learner.version == 3
+    # Trained from the checkpoint on: all of the run's optimizer steps, not only the new ones.
+    steps = {int(s["step"]) for s in learner.learner.optimizer.state_dict()["state"].values()}
+    assert steps == {3 * config.learner.steps_per_iteration}
+    assert resumed_from >= 1
