@@ -246,7 +246,7 @@ def test_networks_loaded_by_name_answer_beside_the_self_play_one_never_in_its_ba
 
 def test_a_request_for_a_network_unloaded_while_it_waits_fails():
     async def main():
-        server = InferenceServer(small_net(0), device="cpu", max_batch=1024, max_wait_ms=200.0)
+        server = InferenceServer(small_net(0), device="cpu", max_batch=1024, max_wait_ms=1000.0)
         await server.load_model("arena", _weights(1))
         pending = asyncio.ensure_future(server.evaluate(features(4, seed=0), "arena"))
         await asyncio.sleep(0.02)  # queued, the batch still filling
