@@ -66,6 +66,35 @@ def coordinator(system):
     return system.coordinator.obj
 
 
+def restart_learner(system, config):
+    """Replace the learner with a fresh one, as Ray restarts a lost actor."""
+    from blobrl.actors.learner import LearnerService
+
+    system.learner.obj = LearnerService(
+        config.network, config.learner, total_iterations=config.iterations,
+        replay=system.replay, seed=config.run.seed,
+    )  # fmt: skip
+    return system.learner.obj
+
+
+def run_with_a_restarted_learner(system, config, first):
+    """Run the Coordinator to the end and check that the learner, restarted once along the way
+    (``first`` is the one it replaced), was restored with the whole run's training: one schedule
+    step and ``steps_per_iteration`` optimizer steps per iteration, not only what it did since
+    it started. Returns the Coordinator."""
+    coord = coordinator(system)
+    status = coord.run()
+    system.shutdown()
+    assert status.error is None and status.trained_iterations == config.iterations
+    assert coord.recoveries == {"learner": 1}
+    learner = system.learner.obj
+    assert learner is not first and learner.version == config.iterations
+    assert learner.learner.scheduler.iteration == config.iterations + 1
+    steps = {int(s["step"]) for s in learner.learner.optimizer.state_dict()["state"].values()}
+    assert steps == {config.iterations * config.learner.steps_per_iteration}
+    return coord
+
+
 def wait_for(predicate, timeout=60.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -219,43 +248,23 @@ def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
 def test_a_restarted_learner_continues_from_the_last_checkpoint(when):
     """Ray restarts a lost learner with fresh weights; the Coordinator must never take those
     for the trained ones: it loads the last checkpoint and trains the iteration again."""
-    from blobrl.actors.learner import LearnerService
-
     config = tiny_config(iterations=3)
     journal = MemoryJournal()
     system = build(config, journal, remote=False, resources=Resources(2, 0))
     first = system.learner.obj
     real = first.train_iteration
 
-    def restart() -> LearnerService:
-        system.learner.obj = LearnerService(
-            config.network, config.learner, total_iterations=3, replay=system.replay,
-            seed=config.run.seed,
-        )  # fmt: skip
-        return system.learner.obj
-
     def train(iteration, **kwargs):
         if iteration == 2 and system.learner.obj is first:
             if when == "right after training":
                 metrics = real(iteration, **kwargs)
-                restart()  # lost before its weights were fetched
+                restart_learner(system, config)  # lost before its weights were fetched
                 return metrics
-            return restart().train_iteration(iteration, **kwargs)
+            return restart_learner(system, config).train_iteration(iteration, **kwargs)
         return real(iteration, **kwargs)
 
     first.train_iteration = train
-    coord = coordinator(system)
-    status = coord.run()
-    system.shutdown()
-    assert status.error is None and status.trained_iterations == 3
-    assert coord.recoveries == {"learner": 1}
-    learner = system.learner.obj
-    assert learner is not first and learner.version == 3
-    # The restored learner carries the whole run's training: 3 schedule steps and 3 x 2
-    # optimizer steps, not only what it did since it started.
-    assert learner.learner.scheduler.iteration == 4
-    steps = {int(s["step"]) for s in learner.learner.optimizer.state_dict()["state"].values()}
-    assert steps == {3 * config.learner.steps_per_iteration}
+    coord = run_with_a_restarted_learner(system, config, first)
     assert [h["iteration"] for h in coord.loss_history] == [1, 2, 3]
 
 

@@ -14,7 +14,14 @@ from blobrl.actors.journal import RunJournalFactory
 from blobrl.checkpoint import CheckpointStore, iter_log
 from blobrl.config import lr_schedule
 
-from .test_coordinator import coordinator, start, tiny_config, wait_for
+from .test_coordinator import (
+    coordinator,
+    restart_learner,
+    run_with_a_restarted_learner,
+    start,
+    tiny_config,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -80,13 +87,18 @@ def check_resumed_run(run_dir, config, before):
     return latest
 
 
-def test_interrupt_at_an_iteration_boundary(tmp_path):
-    config = tiny_config(3)
-    system, thread, _ = start(config, journal_for(tmp_path))
+def run_one_iteration_and_stop(run_dir, config) -> None:
+    """Start a run in ``run_dir`` and stop it once iteration 1 is trained."""
+    system, thread, _ = start(config, journal_for(run_dir))
     coord = coordinator(system)
     assert wait_for(lambda: coord.trained >= 1, timeout=120)
     stop_and_wait(system, thread)
     system.shutdown()
+
+
+def test_interrupt_at_an_iteration_boundary(tmp_path):
+    config = tiny_config(3)
+    run_one_iteration_and_stop(tmp_path, config)
     before = logged(tmp_path)
     elo_before = CheckpointStore(tmp_path).load().payload["elo_history"]
     latest = check_resumed_run(tmp_path, config, before)
@@ -173,15 +185,9 @@ def test_a_learner_restarted_as_a_resume_starts_gets_the_checkpoint_again(tmp_pa
     """Ray may restart the learner after the resume loaded the checkpoint into it and before
     the first weights are fetched: the Coordinator loads the checkpoint into the new learner
     (instead of failing the launch, or publishing its fresh weights) and the run goes on."""
-    from blobrl.actors.learner import LearnerService
-
     config = tiny_config(3)
-    system, thread, _ = start(config, journal_for(tmp_path))
-    coord = coordinator(system)
-    assert wait_for(lambda: coord.trained >= 1, timeout=120)
-    stop_and_wait(system, thread)
-    system.shutdown()
-    resumed_from = CheckpointStore(tmp_path).load().iteration
+    run_one_iteration_and_stop(tmp_path, config)
+    assert CheckpointStore(tmp_path).load().iteration >= 1
 
     system = build(
         config, journal_for(tmp_path), remote=False, resources=Resources(2, 0), resume=True
@@ -191,21 +197,8 @@ def test_a_learner_restarted_as_a_resume_starts_gets_the_checkpoint_again(tmp_pa
 
     def load_then_restart(state):
         version = load_state(state)
-        system.learner.obj = LearnerService(
-            config.network, config.learner, total_iterations=3, replay=system.replay,
-            seed=config.run.seed,
-        )  # fmt: skip
+        restart_learner(system, config)
         return version
 
     first.load_state = load_then_restart
-    coord = coordinator(system)
-    status = coord.run()
-    system.shutdown()
-    assert status.error is None and status.trained_iterations == 3
-    assert coord.recoveries == {"learner": 1}
-    learner = system.learner.obj
-    assert learner is not first and learner.version == 3
-    # Trained from the checkpoint on: all of the run's optimizer steps, not only the new ones.
-    steps = {int(s["step"]) for s in learner.learner.optimizer.state_dict()["state"].values()}
-    assert steps == {3 * config.learner.steps_per_iteration}
-    assert resumed_from >= 1
+    run_with_a_restarted_learner(system, config, first)
