@@ -100,13 +100,32 @@ def config_differences(old: Any, new: Any, where: str = "") -> list[str]:
 
 @dataclass
 class RunPlan:
+    """What the launch will do to the run directory, once every check has passed."""
+
     run_dir: Path
     resume: bool
+    reset: bool  # --overwrite of a run with progress: remove it first
+    config: dict[str, Any]  # written to config.json
+
+    def apply(self) -> None:
+        """Remove the old run (``reset``), create the directory and write the config."""
+        from blobrl.checkpoint import CheckpointError, GameLogError, RunDir, RunDirError
+
+        run_dir = RunDir(self.run_dir)
+        try:
+            if self.reset:
+                run_dir.reset()
+                log.info("%s: previous run removed (--overwrite)", self.run_dir)
+            run_dir.create()
+            run_dir.write_config(self.config)
+        except (CheckpointError, GameLogError, RunDirError, OSError) as exc:
+            raise BadInput(f"{self.run_dir}: {exc}") from exc
 
 
 def prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
-    """Apply the run-directory rules of DESIGN.md; raise :class:`BadInput` before touching
-    anything when they are not met."""
+    """Check the run directory against the rules of DESIGN.md without changing anything:
+    :class:`BadInput` when they are not met, else the plan that :meth:`RunPlan.apply` carries
+    out once the rest of the launch's checks have passed too."""
     from blobrl.checkpoint import CheckpointError, GameLogError, RunDirError
 
     try:
@@ -116,7 +135,7 @@ def prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
 
 
 def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
-    from blobrl.checkpoint import RunDir
+    from blobrl.checkpoint import RunDir, check_not_in_use
 
     path = Path(args.run_dir) if args.run_dir else Path("runs") / config.name
     run_dir = RunDir(path)
@@ -132,10 +151,18 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
         )
     if args.resume and not progress:
         raise BadInput(f"{path}: nothing to resume (no game log or checkpoint there)")
+    check_not_in_use(run_dir.games_log)  # neither resume nor replace a run that is going on
     new = config.to_dict()
     if args.resume:
-        if run_dir.store().iterations():
-            run_dir.store().load()  # refuses a damaged or too-new checkpoint before any work
+        # Reads the game log's records (metadata only) and the latest checkpoint: a log damaged
+        # before its tail and a damaged or too-new checkpoint are refused before any work.
+        summary = run_dir.summary()
+        log.info(
+            "%s: resuming with %d games logged, latest checkpoint: iteration %s",
+            path,
+            summary.games_completed,
+            summary.latest_checkpoint_iteration,
+        )
         old = run_dir.read_config()
         if old is not None:
             diffs = config_differences(old, new)
@@ -148,12 +175,9 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
                 )
             for line in diffs:
                 log.warning("config changed since the run started: %s", line)
-    if args.overwrite and progress:
-        run_dir.reset()
-        log.info("%s: previous run removed (--overwrite)", path)
-    run_dir.create()
-    run_dir.write_config(new)
-    return RunPlan(run_dir=path, resume=bool(args.resume))
+    return RunPlan(
+        run_dir=path, resume=bool(args.resume), reset=bool(args.overwrite and progress), config=new
+    )
 
 
 class StopSignals:
@@ -190,6 +214,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
     from blobrl.launch.progress import ProgressPrinter
 
     _check_port_free(config.api.host, config.api.port, args.config)
+    _check_address(args.address)
     signals = StopSignals()
     info = connect(args.address)
     # After ray.init, which installs a SIGTERM handler of its own in the driver.
@@ -200,6 +225,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
             f"the Ray cluster has no free CPU for self-play ({info.total_cpus:.0f} CPUs, all "
             "reserved by other jobs)"
         )
+    plan.apply()  # every check passed: now the run directory may change
     journal = RunJournalFactory(
         str(plan.run_dir.resolve()),
         fsync_interval_s=config.checkpoint.fsync_interval_s,
@@ -269,6 +295,27 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
             if info.embedded:
                 disconnect(info)
     return outcome
+
+
+def _check_address(address: str | None) -> None:
+    """An explicit ``HOST:PORT`` must have something listening: Ray itself keeps retrying an
+    address where nothing answers for minutes before it gives up."""
+    import socket
+
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address or address in ("auto", "local") or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"--address: expected HOST:PORT, 'auto' or 'local', got {address!r}")
+    try:
+        with socket.create_connection((host, int(port)), timeout=10):
+            pass
+    except OSError as exc:
+        raise BadInput(
+            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start "
+            "one with `ray start --head`, or leave --address out for an embedded local Ray"
+        ) from exc
 
 
 def _check_port_free(host: str, port: int, config_path: str) -> None:

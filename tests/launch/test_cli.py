@@ -65,16 +65,17 @@ def args_for(*argv: str):
     return build_parser().parse_args([str(SMOKE), *argv])
 
 
-def run_dir_with_a_game(path: Path) -> None:
+def run_dir_with_a_game(path: Path, games: int = 1) -> None:
     from blobrl.mcts import SearchSettings, uniform_evaluator
     from blobrl.selfplay import GameSpec, SelfPlayWorker
 
-    record = SelfPlayWorker(
-        uniform_evaluator, settings=SearchSettings(1, 2), games_in_flight=1
-    ).play([GameSpec(3, 2, seed=1, iteration=1)])[0]
+    records = SelfPlayWorker(
+        uniform_evaluator, settings=SearchSettings(1, 2), games_in_flight=games
+    ).play([GameSpec(3, 2, seed=i, iteration=1, game_id=i) for i in range(games)])
     RunDir(path).create()
     with GameLog(RunDir(path).games_log) as log:
-        log.append_game(record)
+        for record in records:
+            log.append_game(record)
 
 
 def test_run_dir_with_progress_needs_resume_or_overwrite(tmp_path):
@@ -93,20 +94,49 @@ def test_resume_without_progress_is_refused(tmp_path):
         prepare_run_dir(args, load(args))
 
 
-def test_overwrite_replaces_the_run(tmp_path):
+def test_overwrite_replaces_the_run_once_every_check_has_passed(tmp_path):
     run = tmp_path / "run"
     run_dir_with_a_game(run)
     args = args_for("--run-dir", str(run), "--overwrite")
     plan = prepare_run_dir(args, load(args))
     assert plan.run_dir == run and not plan.resume
+    assert RunDir(run).has_progress()  # the checks change nothing ...
+    plan.apply()  # ... the launch applies the plan once Ray and the API port are fine too
     assert not RunDir(run).has_progress()
     assert (run / "config.json").exists()
+
+
+def test_a_run_directory_in_use_by_another_launch_is_refused(tmp_path):
+    run = tmp_path / "run"
+    run_dir_with_a_game(run)
+    before = (run / "games.log").read_bytes()
+    with GameLog(RunDir(run).games_log):  # held open for writing, as a running launch does
+        for flag in ("--resume", "--overwrite"):
+            args = args_for("--run-dir", str(run), flag)
+            with pytest.raises(BadInput, match="already open for writing by another process"):
+                prepare_run_dir(args, load(args))
+    assert (run / "games.log").read_bytes() == before
+    args = args_for("--run-dir", str(run), "--resume")
+    assert prepare_run_dir(args, load(args)).resume  # free again once that run has ended
+
+
+def test_resume_refuses_a_game_log_damaged_before_its_end(tmp_path):
+    run = tmp_path / "run"
+    run_dir_with_a_game(run, games=2)
+    data = bytearray((run / "games.log").read_bytes())
+    data[40] ^= 0xFF  # inside the first of two records
+    (run / "games.log").write_bytes(bytes(data))
+    out = launch(str(SMOKE), "--run-dir", str(run), "--resume")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert "damaged before its end" in out.stderr and "games.log" in out.stderr
+    assert (run / "games.log").read_bytes() == bytes(data)
+    assert not (run / "config.json").exists()  # nothing touched
 
 
 def test_resume_with_a_changed_schedule_names_the_differences(tmp_path):
     run = tmp_path / "run"
     args = args_for("--run-dir", str(run))
-    prepare_run_dir(args, load(args))
+    prepare_run_dir(args, load(args)).apply()
     run_dir_with_a_game(run)
     changed = yaml.safe_load(SMOKE.read_text())
     sims = changed["schedule"]["phases"][0]["simulations"]
@@ -184,9 +214,12 @@ def test_status_of_a_missing_run_directory_exits_2(tmp_path):
     assert "nowhere" in out.stderr
 
 
-def test_a_busy_api_port_exits_2_before_anything_starts(tmp_path):
+def test_a_busy_api_port_exits_2_before_anything_starts_even_with_overwrite(tmp_path):
     import socket
 
+    run = tmp_path / "run"
+    run_dir_with_a_game(run)
+    before = (run / "games.log").read_bytes()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -195,7 +228,23 @@ def test_a_busy_api_port_exits_2_before_anything_starts(tmp_path):
         config["api"]["port"] = port
         path = tmp_path / "busy.yaml"
         path.write_text(yaml.safe_dump(config))
-        out = launch(str(path), "--run-dir", str(tmp_path / "run"))
+        out = launch(str(path), "--run-dir", str(run), "--overwrite")
     assert out.returncode == EXIT_BAD_INPUT
     assert f"api.port: 127.0.0.1:{port} is not free" in out.stderr
     assert "Ray dashboard" not in out.stdout
+    assert (run / "games.log").read_bytes() == before  # --overwrite waits for every check
+
+
+def test_an_address_where_no_cluster_answers_exits_2_at_once(tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a port with nothing listening on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    run = tmp_path / "run"
+    out = launch(str(SMOKE), "--run-dir", str(run), "--address", f"127.0.0.1:{port}")
+    assert out.returncode == EXIT_BAD_INPUT
+    assert f"--address 127.0.0.1:{port}: no Ray cluster answers there" in out.stderr
+    assert not run.exists()  # nothing touched
+    out = launch(str(SMOKE), "--run-dir", str(run), "--address", "nonsense")
+    assert out.returncode == EXIT_BAD_INPUT and "expected HOST:PORT" in out.stderr
