@@ -77,12 +77,6 @@ class GameLogError(Exception):
     """The game log cannot be read or written (damage before the tail, wrong file, locked)."""
 
 
-class UnusableGameLog(GameLogError):
-    """The run directory's game log cannot be used as it is: missing, not a game log, damaged
-    before its tail, or open for writing by another process. A problem of the run directory
-    (the launcher's exit 2), unlike a write that fails during a run."""
-
-
 # ---------------------------------------------------------------------------------------------
 # Entries
 
@@ -218,7 +212,7 @@ class LogScanner:
         try:
             f = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
         except FileNotFoundError:
-            raise UnusableGameLog(f"{self.path}: game log not found") from None
+            raise GameLogError(f"{self.path}: game log not found") from None
         with f:
             size = os.fstat(f.fileno()).st_size
             self.file_size = size
@@ -233,13 +227,13 @@ class LogScanner:
             if size < len(FILE_MAGIC) and FILE_MAGIC.startswith(head):
                 self._drop_tail(0, size, "file header cut short")
                 return
-            raise UnusableGameLog(f"{self.path}: not a blobrl game log (bad file header)")
+            raise GameLogError(f"{self.path}: not a blobrl game log (bad file header)")
         pos = self.good_end = len(FILE_MAGIC)
         while pos < size:
             problem, end, data = self._read(buf, pos, size)
             if problem is not None:
                 if not self.stop_at_damage and _valid_record_after(buf, pos + 1, size):
-                    raise UnusableGameLog(
+                    raise GameLogError(
                         f"{self.path}: corrupt record at byte {pos} ({problem}) with valid records "
                         "after it; the log is damaged before its end and was not read further "
                         "(repair_log keeps the records before the damage, moving the rest aside)"
@@ -405,7 +399,7 @@ def repair_log(path: str | os.PathLike[str]) -> Path | None:
 
 
 def check_not_in_use(path: str | Path) -> None:
-    """Raise :class:`UnusableGameLog` when another process holds the log at ``path`` open for
+    """Raise :class:`GameLogError` when another process holds the log at ``path`` open for
     writing (a run still going in that directory). Changes nothing; a missing log is fine."""
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -415,7 +409,7 @@ def check_not_in_use(path: str | Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise UnusableGameLog(
+            raise GameLogError(
                 f"{path}: already open for writing by another process (a run is still using "
                 "this directory)"
             ) from None
@@ -471,7 +465,7 @@ class GameLog:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._fd)
-            raise UnusableGameLog(f"{path}: already open for writing by another process") from None
+            raise GameLogError(f"{path}: already open for writing by another process") from None
         try:
             self._prepare(verified_size)
         except BaseException:
