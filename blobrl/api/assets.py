@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.resources
 import mimetypes
+import sys
 from pathlib import Path
 
 from fastapi import HTTPException
@@ -15,7 +16,18 @@ from fastapi.responses import FileResponse
 
 import blobrl
 
-DASHBOARD_DIR = Path(blobrl.__file__).resolve().parents[1] / "dashboards" / "web"
+
+def dashboard_dir(package_file: str = blobrl.__file__, prefix: str = sys.prefix) -> Path:
+    """``dashboards/web`` beside the package in a checkout (editable installs, runs from the
+    repository), else the copy a regular install puts under ``<prefix>/share/blobrl`` (the
+    data files of pyproject.toml), as on a cluster's nodes."""
+    checkout = Path(package_file).resolve().parents[1] / "dashboards" / "web"
+    if checkout.is_dir():
+        return checkout
+    return Path(prefix) / "share" / "blobrl" / "dashboards" / "web"
+
+
+DASHBOARD_DIR = dashboard_dir()
 PAGES = {"index.html", "dashboard.js", "dashboard.css"}
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
@@ -17,6 +20,8 @@ from blobrl.api.models import (
 )
 
 from .conftest import TOKEN, make_app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 GETS = {
     "/api/status": StatusResponse,
@@ -179,3 +184,21 @@ def test_the_dashboard_and_its_chart_library_are_served_locally(client):
     assert len(plotly.content) > 1_000_000
     assert client.get("/static/..%2Fpyproject.toml").status_code == 404
     assert client.get("/static/vendor/other.js").status_code == 404
+
+
+def test_an_install_that_is_not_a_checkout_finds_the_dashboard_under_its_prefix(tmp_path):
+    from blobrl.api.assets import PAGES, dashboard_dir
+
+    package = tmp_path / "lib" / "site-packages" / "blobrl" / "__init__.py"
+    package.parent.mkdir(parents=True)
+    package.touch()
+    installed = tmp_path / "share" / "blobrl" / "dashboards" / "web"
+    assert dashboard_dir(str(package), str(tmp_path)) == installed
+    checkout = tmp_path / "lib" / "site-packages" / "dashboards" / "web"
+    checkout.mkdir(parents=True)
+    assert dashboard_dir(str(package), str(tmp_path)) == checkout  # a checkout comes first
+    # What a regular install puts under the prefix is every page the API serves.
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["data-files"]["share/blobrl/dashboards/web"]
+    assert {Path(f).name for f in shipped} == PAGES
+    assert {p.name for p in (ROOT / "dashboards" / "web").iterdir()} == PAGES
