@@ -283,6 +283,8 @@ class Coordinator:
             self.best_elo = float(payload.get("best_elo", elo.START))
             if self.loss_history:
                 self._lr = float(self.loss_history[-1].get("lr", 0.0))
+            if payload.get("replay_rng") is not None:  # sampling goes on where it was
+                call(self.replay, "set_rng_state", payload["replay_rng"]).result()
         self.best_weights = self.journal.best_weights()
         log.info(
             "resumed: %d games logged, training done through iteration %d, %d positions",
@@ -784,10 +786,24 @@ class Coordinator:
     ) -> None:
         if state is None:
             state = self._learner_call("state").result()
+        replay_rng = self._replay_rng()
         self.journal.record_event(self._progress_event("iteration_done", iteration=iteration))
         self.journal.flush()
-        self._last_payload = {"iteration": iteration, "learner_state": state}
-        self.journal.save_checkpoint(iteration, self._payload(state))
+        self._last_payload = {
+            "iteration": iteration,
+            "learner_state": state,
+            "replay_rng": replay_rng,
+        }
+        self.journal.save_checkpoint(iteration, self._payload(state, replay_rng))
+
+    def _replay_rng(self) -> dict | None:
+        """The replay sampler's random state; between iterations nothing samples, so it is the
+        one the next iteration starts from. None (not checkpointed) if the buffer is away."""
+        try:
+            return call(self.replay, "rng_state").result(timeout=60)
+        except Exception as exc:
+            log.warning("replay sampler state not checkpointed (%s)", type(exc).__name__)
+            return None
 
     def _save_histories(self) -> None:
         """Re-save the last checkpoint when arena or gauntlet results came in after it, so the
@@ -796,16 +812,19 @@ class Coordinator:
         last = self._last_payload
         if last is None or last.get("evaluations") == self._evaluations_done():
             return
-        self.journal.save_checkpoint(last["iteration"], self._payload(last["learner_state"]))
+        self.journal.save_checkpoint(
+            last["iteration"], self._payload(last["learner_state"], last["replay_rng"])
+        )
 
     def _evaluations_done(self) -> int:
         return len(self.elo_history) + len(self.gauntlet_history)
 
-    def _payload(self, state: Any) -> dict[str, Any]:
+    def _payload(self, state: Any, replay_rng: dict | None) -> dict[str, Any]:
         if self._last_payload is not None:
             self._last_payload["evaluations"] = self._evaluations_done()
         return {
             "learner_state": state,
+            "replay_rng": replay_rng,
             "weights_version": self._version,
             "elo_history": list(self.elo_history),
             "loss_history": list(self.loss_history),

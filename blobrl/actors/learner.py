@@ -97,14 +97,17 @@ class LearnerService:
         return state_dict_to_bytes(self.learner.weights()), self.version
 
     def state(self, *, instance: str | None = None) -> dict[str, Any]:
-        """The full training state: model, optimizer, scheduler, scaler, counters, torch RNG.
-        A copy: later training never changes a state already handed out."""
+        """The full training state: model, optimizer, scheduler, scaler, counters, torch's
+        CPU and CUDA RNGs. A copy: later training never changes a state already handed out."""
         self._expect(instance)
-        return {
+        state = {
             "learner": copy.deepcopy(self.learner.state_dict()),
             "version": self.version,
             "torch_rng": torch.get_rng_state(),
         }
+        if torch.cuda.is_available():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
 
     def load_state(self, state: dict[str, Any]) -> int:
         """Restore :meth:`state`; training continues exactly where it was checkpointed."""
@@ -112,6 +115,17 @@ class LearnerService:
         self.version = int(state["version"])
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
+        cuda_rng = state.get("cuda_rng")
+        if cuda_rng is not None and torch.cuda.is_available():
+            if len(cuda_rng) == torch.cuda.device_count():
+                torch.cuda.set_rng_state_all(cuda_rng)
+            else:  # another machine: the CUDA streams start afresh
+                log.warning(
+                    "checkpoint has CUDA RNG states for %d devices, this process sees %d; "
+                    "not restored",
+                    len(cuda_rng),
+                    torch.cuda.device_count(),
+                )
         return self.version
 
     def rate(self) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,14 @@ class ReplayService:
 
     def sample(self, batch_size: int) -> TrainingBatch:
         return self.buffer.sample(batch_size, self._rng)
+
+    def rng_state(self) -> dict[str, Any]:
+        """The sampler's random state (checkpointed with each iteration)."""
+        return dict(self._rng.bit_generator.state)
+
+    def set_rng_state(self, state: dict[str, Any]) -> None:
+        """Continue sampling from a checkpointed :meth:`rng_state`."""
+        self._rng.bit_generator.state = state
 
     def size(self) -> int:
         return len(self.buffer)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from blobrl.actors.compose import Resources, build
@@ -202,3 +203,46 @@ def test_a_learner_restarted_as_a_resume_starts_gets_the_checkpoint_again(tmp_pa
 
     first.load_state = load_then_restart
     run_with_a_restarted_learner(system, config, first)
+
+
+def test_the_replay_sampler_goes_on_from_its_checkpointed_state(tmp_path):
+    config = tiny_config(3)
+    run_one_iteration_and_stop(tmp_path, config)
+    checkpoint = CheckpointStore(tmp_path).load()
+    saved = checkpoint.payload["replay_rng"]
+    fresh = np.random.default_rng(config.run.seed).bit_generator.state
+    assert checkpoint.iteration >= 1 and saved["bit_generator"] == "PCG64"
+    assert saved != fresh  # the state after training sampled from it, not the seed's
+
+    system = build(
+        config, journal_for(tmp_path), remote=False, resources=Resources(2, 0), resume=True
+    )
+    replay = system.replay.obj
+    set_state = replay.set_rng_state
+    restored: list[dict] = []
+
+    def recorded(state):
+        restored.append(state)
+        set_state(state)
+
+    replay.set_rng_state = recorded
+    status = coordinator(system).run()
+    system.shutdown()
+    assert status.error is None and status.trained_iterations == 3
+    assert restored == [saved]
+
+
+def test_a_replay_sampler_set_to_a_state_draws_what_it_drew_from_there():
+    from blobrl.actors.replay import ReplayService
+    from blobrl.mcts import SearchSettings, uniform_evaluator
+    from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+    games = SelfPlayWorker(uniform_evaluator, settings=SearchSettings(1, 2), games_in_flight=4)
+    records = games.play([GameSpec(4, 3, seed=i, game_id=i) for i in range(4)])
+    first, second = ReplayService(10_000, seed=1), ReplayService(10_000, seed=2)
+    for service in (first, second):
+        service.add_games(records)
+    first.sample(16)
+    second.set_rng_state(first.rng_state())
+    a, b = first.sample(32), second.sample(32)
+    assert (a.features == b.features).all() and (a.policy_target == b.policy_target).all()

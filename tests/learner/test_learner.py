@@ -214,6 +214,22 @@ def test_learner_trains_under_cuda_autocast(amp):
     assert all(t.device.type == "cpu" for t in state["model"].values())
 
 
+@pytest.mark.gpu
+def test_a_learner_state_carries_the_cuda_random_state():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    from blobrl.actors.learner import LearnerService
+
+    service = LearnerService(
+        SMALL_NET, LearnerConfig(), total_iterations=2, replay=None, device="cuda"
+    )
+    state = service.state()
+    expected = torch.rand(8, device="cuda")
+    torch.rand(1000, device="cuda")  # the stream moves on ...
+    service.load_state(state)  # ... and a loaded checkpoint puts it back
+    assert torch.equal(torch.rand(8, device="cuda"), expected)
+
+
 def self_play_batch(size: int = 128) -> TrainingBatch:
     """A batch of real self-play positions (uniform evaluator, tiny search) via the buffer."""
     worker = SelfPlayWorker(uniform_evaluator, settings=SearchSettings(1, 4), games_in_flight=8)
