@@ -302,18 +302,20 @@ def _check_address(address: str | None) -> None:
     address where nothing answers for minutes before it gives up."""
     import socket
 
-    address = address or os.environ.get("RAY_ADDRESS")
+    source = "--address"
+    if not address and os.environ.get("RAY_ADDRESS"):
+        address, source = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
     if not address or address in ("auto", "local") or "://" in address:
         return
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
-        raise BadInput(f"--address: expected HOST:PORT, 'auto' or 'local', got {address!r}")
+        raise BadInput(f"{source}: expected HOST:PORT, 'auto' or 'local', got {address!r}")
     try:
         with socket.create_connection((host, int(port)), timeout=10):
             pass
     except OSError as exc:
         raise BadInput(
-            f"--address {address}: no Ray cluster answers there ({exc.strerror or exc}); start "
+            f"{source} {address}: no Ray cluster answers there ({exc.strerror or exc}); start "
             "one with `ray start --head`, or leave --address out for an embedded local Ray"
         ) from exc
 
