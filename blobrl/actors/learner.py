@@ -105,7 +105,7 @@ class LearnerService:
             "version": self.version,
             "torch_rng": torch.get_rng_state(),
         }
-        if torch.cuda.is_available():
+        if self.learner.device.type == "cuda":  # (a CPU learner never touches CUDA)
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
@@ -116,7 +116,7 @@ class LearnerService:
         if "torch_rng" in state:
             torch.set_rng_state(state["torch_rng"])
         cuda_rng = state.get("cuda_rng")
-        if cuda_rng is not None and torch.cuda.is_available():
+        if cuda_rng is not None and self.learner.device.type == "cuda":
             if len(cuda_rng) == torch.cuda.device_count():
                 torch.cuda.set_rng_state_all(cuda_rng)
             else:  # another machine: the CUDA streams start afresh
