@@ -398,22 +398,42 @@ def repair_log(path: str | os.PathLike[str]) -> Path | None:
 # Writing
 
 
-def check_not_in_use(path: str | Path) -> None:
+def check_not_in_use(
+    path: str | Path, *, wait_s: float = 0.0, on_wait: Callable[[], None] | None = None
+) -> None:
     """Raise :class:`GameLogError` when another process holds the log at ``path`` open for
-    writing (a run still going in that directory). Changes nothing; a missing log is fine."""
+    writing (a run still going in that directory). Changes nothing; a missing log is fine.
+
+    ``wait_s`` gives the holder that long to let go first (``on_wait`` is called once when the
+    wait begins): a run killed a moment ago leaves Ray workers behind for a few seconds, and
+    its Coordinator holds the log until they are gone.
+    """
+    deadline = time.monotonic() + wait_s
+    waiting = False
+    while _held_by_another(path):
+        if time.monotonic() >= deadline:
+            raise GameLogError(
+                f"{path}: already open for writing by another process (a run is still using "
+                "this directory)"
+            )
+        if not waiting and on_wait is not None:
+            on_wait()
+        waiting = True
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+def _held_by_another(path: str | Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
-        return
+        return False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise GameLogError(
-                f"{path}: already open for writing by another process (a run is still using "
-                "this directory)"
-            ) from None
+            return True
         fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
     finally:
         os.close(fd)
 

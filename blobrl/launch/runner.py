@@ -23,6 +23,10 @@ EXIT_BAD_INPUT = 2
 
 log = logging.getLogger("blobrl.launch")
 
+# How long a launch waits for another process to let go of the run's game log before it
+# refuses the run directory as in use.
+IN_USE_WAIT_S = 30.0
+
 
 class BadInput(Exception):
     """Bad input from the user: printed as it is, exit 2, nothing touched."""
@@ -151,7 +155,18 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
         )
     if args.resume and not progress:
         raise BadInput(f"{path}: nothing to resume (no game log or checkpoint there)")
-    check_not_in_use(run_dir.games_log)  # neither resume nor replace a run that is going on
+    # Neither resume nor replace a run that is going on; but a run killed a moment ago holds
+    # its log for a few seconds more (its Ray workers outlive the launcher), so give it time.
+    check_not_in_use(
+        run_dir.games_log,
+        wait_s=IN_USE_WAIT_S,
+        on_wait=lambda: log.info(
+            "%s is held by another process; waiting up to %.0f s for it to let go (a run "
+            "killed a moment ago leaves its Ray workers for a few seconds)",
+            run_dir.games_log,
+            IN_USE_WAIT_S,
+        ),
+    )
     new = config.to_dict()
     if args.resume:
         # Reads the game log's records (metadata only) and the latest checkpoint: a log damaged

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from blobrl.checkpoint import (
     GameLogError,
     IterationDone,
     Progress,
+    check_not_in_use,
     iter_log,
     read_log,
     record_from_msgpack,
@@ -103,6 +105,21 @@ def test_second_writer_is_refused(tmp_path):
     path = tmp_path / "games.log"
     with GameLog(path), pytest.raises(GameLogError, match="already open for writing"):
         GameLog(path)
+
+
+def test_in_use_check_waits_for_the_writer_to_let_go_and_no_longer(tmp_path):
+    path = tmp_path / "games.log"
+    check_not_in_use(path)  # a missing log is not in use
+    writer = GameLog(path)
+    waits = []
+    started = time.monotonic()
+    with pytest.raises(GameLogError, match="already open for writing"):
+        check_not_in_use(path, wait_s=0.3, on_wait=lambda: waits.append(1))
+    assert 0.3 <= time.monotonic() - started < 5 and waits == [1]
+    threading.Timer(0.5, writer.close).start()
+    check_not_in_use(path, wait_s=30)  # returns once the writer has closed the log
+    check_not_in_use(path)
+    GameLog(path).close()  # and the log is free for a new writer
 
 
 def test_not_a_game_log_is_refused(tmp_path):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
 from blobrl.checkpoint import GameLog, RunDir
+from blobrl.launch import runner
 from blobrl.launch.runner import EXIT_BAD_INPUT, BadInput, build_parser, load, prepare_run_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,7 +109,8 @@ def test_overwrite_replaces_the_run_once_every_check_has_passed(tmp_path):
     assert (run / "config.json").exists()
 
 
-def test_a_run_directory_in_use_by_another_launch_is_refused(tmp_path):
+def test_a_run_directory_in_use_by_another_launch_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "IN_USE_WAIT_S", 0.3)
     run = tmp_path / "run"
     run_dir_with_a_game(run)
     before = (run / "games.log").read_bytes()
@@ -118,6 +122,19 @@ def test_a_run_directory_in_use_by_another_launch_is_refused(tmp_path):
     assert (run / "games.log").read_bytes() == before
     args = args_for("--run-dir", str(run), "--resume")
     assert prepare_run_dir(args, load(args)).resume  # free again once that run has ended
+
+
+def test_a_launch_waits_for_a_killed_run_to_let_go_of_its_log(tmp_path, caplog):
+    """After kill -9 the old run's Ray workers hold the log for a few seconds more; a resume
+    started at once waits for them instead of refusing the run."""
+    run = tmp_path / "run"
+    run_dir_with_a_game(run)
+    held = GameLog(RunDir(run).games_log)
+    threading.Timer(1.0, held.close).start()  # the lingering writer goes away after a second
+    args = args_for("--run-dir", str(run), "--resume")
+    with caplog.at_level(logging.INFO, logger="blobrl.launch"):
+        assert prepare_run_dir(args, load(args)).resume
+    assert "waiting up to 30 s" in caplog.text
 
 
 def test_resume_refuses_a_game_log_damaged_before_its_end(tmp_path):

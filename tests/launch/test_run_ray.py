@@ -125,8 +125,8 @@ def test_interrupted_mid_self_play_resumes_exactly(tmp_path, how):
         assert took < 30, f"clean stop took {took:.1f} s"
     else:
         assert code == -signal.SIGKILL
-        # kill -9 leaves the embedded Ray's processes behind; they are not ours to clean up
-        # here, and the resumed run starts its own.
+        # kill -9 leaves the embedded Ray's processes behind for a few seconds, still holding
+        # the game log: the resume, launched at once, waits for them to let go of it.
     code, out = finish(launch(config, run, "--iterations", "2", "--resume"))
     assert code == 0, out
     assert "resumed" in out
