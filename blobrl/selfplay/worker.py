@@ -43,12 +43,19 @@ class WorkerStats:
     decisions: int = 0
     evaluations: int = 0
     eval_seconds: float = 0.0
-    total_seconds: float = 0.0
+    total_seconds: float = 0.0  # of plays that have ended
+    playing_since: float | None = None  # perf_counter() when the play going on began
+
+    def seconds(self) -> float:
+        """Seconds spent playing, the play going on included."""
+        running = 0.0 if self.playing_since is None else time.perf_counter() - self.playing_since
+        return self.total_seconds + running
 
     @property
     def eval_fraction(self) -> float:
         """Share of self-play time spent waiting for network evaluations."""
-        return self.eval_seconds / self.total_seconds if self.total_seconds > 0 else 0.0
+        seconds = self.seconds()
+        return self.eval_seconds / seconds if seconds > 0 else 0.0
 
 
 @dataclass
@@ -146,11 +153,12 @@ class SelfPlayWorker:
         new game is started and the games in flight are abandoned.
         """
         source = specs if isinstance(specs, SpecSource) else _IterSource(iter(specs))
-        start = time.perf_counter()
+        self.stats.playing_since = time.perf_counter()
         try:
             yield from self._run(source, should_stop or (lambda: False))
         finally:
-            self.stats.total_seconds += time.perf_counter() - start
+            self.stats.total_seconds = self.stats.seconds()
+            self.stats.playing_since = None
 
     def _run(self, source: SpecSource, should_stop: Callable[[], bool]):
         g = self.games_in_flight
