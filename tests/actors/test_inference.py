@@ -4,6 +4,7 @@ bounded, weight swaps are atomic; and the Ray actor serves two self-play workers
 from __future__ import annotations
 
 import asyncio
+import pickle
 import threading
 import time
 
@@ -13,13 +14,16 @@ import torch
 
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.inference import (
+    WIRE_ROWS,
     InferenceServer,
     InferenceServerActor,
     InferenceStats,
     ModelNotLoaded,
     RemoteEvaluator,
+    pack_rows,
+    unpack_rows,
 )
-from blobrl.game import FEATURES
+from blobrl.game import FEATURES, encode, feasible_deals, new_game
 from blobrl.mcts import SearchSettings
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, state_dict_to_bytes
 from blobrl.selfplay import GameSpec, SelfPlayWorker
@@ -323,6 +327,46 @@ def test_two_selfplay_workers_share_one_server_actor(ray_session):
     ray.kill(server)
 
 
+def encoded_positions(count: int, seed: int) -> np.ndarray:
+    """``count`` positions of random hands at every table size, as the search encodes them."""
+    rng = np.random.default_rng(seed)
+    deals = feasible_deals()
+    rows = []
+    while len(rows) < count:
+        n, c = deals[int(rng.integers(len(deals)))]
+        mode = ("rotation", "turn_up", "none")[int(rng.integers(3))]
+        state = new_game(n, c, seed=int(rng.integers(2**32)), trump_mode=mode)
+        while not state.is_terminal() and len(rows) < count:
+            rows.append(encode(state))
+            state.apply(int(rng.choice(state.legal_actions())))
+    return np.stack(rows)
+
+
+def test_packed_rows_unpack_exactly_and_a_full_request_and_its_answer_go_inline():
+    x = encoded_positions(WIRE_ROWS, seed=5)
+    bits, cont = pack_rows(x)
+    np.testing.assert_array_equal(unpack_rows(bits, cont), x)
+    # Ray passes a call's arguments and result inline up to 100 KiB (the object store beyond).
+    answer = (np.zeros((WIRE_ROWS, 65), np.float32), np.zeros((WIRE_ROWS, 8), np.float32), 0)
+    for payload in ((bits, cont), answer):
+        assert len(pickle.dumps(payload, protocol=5)) < 100 * 1024 - 1024
+
+
+def test_packed_requests_are_answered_like_float_ones_and_bad_shapes_refused():
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", max_wait_ms=0.0)
+        x = encoded_positions(50, seed=6)
+        logits, values, _ = await server.evaluate_packed(*pack_rows(x))
+        assert_rows_match((logits, values), reference(0)(x))
+        bits, cont = pack_rows(x)
+        for bad in ((bits[:, :-1], cont), (bits.astype(np.int16), cont), (bits, cont[:-1])):
+            with pytest.raises(ValueError, match="packed rows must be"):
+                await server.evaluate_packed(*bad)
+        await server.close()
+
+    run(main())
+
+
 class _LossyServer:
     """Stands in for an InferenceServer actor handle whose first ``lose`` requests are lost
     (their tasks never finish), as a request can be when the server is restarted."""
@@ -335,15 +379,33 @@ class _LossyServer:
         self.sent = 0
         server = self
 
-        class EvaluateVersioned:
-            def remote(self, x):
+        class EvaluatePacked:
+            def remote(self, bits, cont):
                 server.sent += 1
                 if server.sent <= lose:
                     return lost.remote()
-                answer = np.zeros((len(x), 65), np.float32), np.full((len(x), 8), 0.5, np.float32)
+                rows = len(bits)
+                answer = np.zeros((rows, 65), np.float32), np.full((rows, 8), 0.5, np.float32)
                 return ray.put((*answer, 9))
 
-        self.evaluate_versioned = EvaluateVersioned()
+        self.evaluate_packed = EvaluatePacked()
+
+
+@pytest.mark.ray
+def test_a_leaf_batch_larger_than_one_request_comes_back_whole_and_in_order(ray_session):
+    ray = ray_session
+    server = InferenceServerActor.remote(
+        SMALL, weights=_weights(0), version=4, device="cpu", max_wait_ms=20.0, torch_threads=1
+    )
+    evaluator = RemoteEvaluator(server)
+    x = encoded_positions(2 * WIRE_ROWS + 17, seed=7)
+    assert_rows_match(evaluator(x), reference(0)(x))
+    assert evaluator.version == 4
+    stats = ray.get(server.stats.remote())
+    assert stats.requests == 3 and stats.rows == x.shape[0]
+    logits, values = evaluator(x[:0])
+    assert logits.shape == (0, 65) and values.shape == (0, 8)
+    ray.kill(server)
 
 
 @pytest.mark.ray

@@ -20,6 +20,7 @@ from blobrl.game import (
 )
 from blobrl.game import encoding as enc
 from blobrl.game.state import TRUMP_MODES
+from blobrl.replay.codec import CONT_INDEX
 
 from .builders import bids, card, cards, play, play_randomly
 
@@ -193,6 +194,17 @@ def test_batch_encoding_matches_one_at_a_time(case):
     for i, s in enumerate(states):
         np.testing.assert_array_equal(features[i], encode(s))
         np.testing.assert_array_equal(masks[i], s.legal_mask())
+
+
+@settings(max_examples=300, deadline=None)
+@given(positions())
+def test_every_feature_but_the_continuous_ones_is_0_or_1(case):
+    """What the replay codec and the InferenceServer's wire format rely on to send a feature
+    as one bit."""
+    state, viewer, _ = case
+    features = encode(state, viewer)
+    flags = np.delete(features, CONT_INDEX)
+    assert np.all((flags == 0) | (flags == 1))
 
 
 def test_default_viewer_is_the_player_to_act():
