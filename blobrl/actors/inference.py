@@ -539,8 +539,8 @@ class RemoteEvaluator:
         features = np.asarray(features, dtype=np.float32)
         rows = features.shape[0]
         packed = [pack_rows(features[i : i + WIRE_ROWS]) for i in range(0, rows, WIRE_ROWS)]
+        model = () if self.model is None else (self.model,)
         while True:
-            model = () if self.model is None else (self.model,)
             refs = [self.handle.evaluate_packed.remote(*part, *model) for part in packed]
             try:
                 answers = ray.get(refs, timeout=self.timeout_s) if refs else []
