@@ -3,6 +3,8 @@
 Specs:
 
 * ``random`` (``random@SEED`` for another seed), ``heuristic``;
+* ``ismcts:SIMS`` (``ismcts:SIMS@SEED``): information-set MCTS with SIMS random-rollout
+  simulations per decision and no network, the search baseline;
 * a checkpoint path (``best_model.pt`` or ``iter_*.pt``), optionally with ``@KxS`` (search with K
   determinizations x S simulations per decision; the default is 3x30), ``@KxS-puct`` (the same
   with a PUCT root instead of the default Gumbel root) or ``@raw`` (the argmax of the network's
@@ -20,6 +22,7 @@ from typing import Any
 
 from blobrl.agents.base import Agent, RandomAgent
 from blobrl.agents.heuristic import HeuristicAgent
+from blobrl.agents.ismcts import IsmctsAgent
 from blobrl.agents.model import ModelAgent, play_settings
 
 DEFAULT_DETERMINIZATIONS = 3
@@ -28,6 +31,7 @@ DEFAULT_SIMULATIONS = 30
 # better than PUCT with the same network (docs/strength.md).
 DEFAULT_ROOT = "gumbel"
 _FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_ISMCTS_RE = re.compile(r"^ismcts:(\d+)(?:@(\d+))?$")
 _SEARCH_RE = re.compile(r"^(\d+)x(\d+)(?:-(puct|gumbel))?$")
 
 
@@ -47,19 +51,31 @@ def load(spec: str, *, seed: int = 0, device: str = "cpu") -> Agent:
         if suffix and not suffix.isdigit():
             raise AgentSpecError(f"{spec!r}: random@SEED needs an integer seed")
         return RandomAgent(int(suffix) if suffix else seed)
+    if text.startswith("ismcts:"):
+        return _ismcts(spec, text, seed)
     if _FACTORY_RE.match(text) and not text.endswith(".pt"):
         return _from_factory(text)
     path_text, at, suffix = text.rpartition("@") if "@" in text else (text, "", "")
     path = Path(path_text)
     if path.suffix != ".pt" and not path.is_file():
         raise AgentSpecError(
-            f"unknown agent spec {spec!r}: expected random, heuristic, a checkpoint path "
+            f"unknown agent spec {spec!r}: expected random, heuristic, ismcts:SIMS, a checkpoint path "
             "(.pt, optionally @KxS or @raw) or package.module:factory"
         )
     settings = _search_suffix(spec, suffix if at else "")
     evaluator = _checkpoint_evaluator(path, device=device)
     name = path.name + (f"@{suffix}" if at else "")
     return ModelAgent(evaluator, settings=settings, seed=seed, name=name)
+
+
+def _ismcts(spec: str, text: str, seed: int) -> Agent:
+    match = _ISMCTS_RE.match(text)
+    if not match or int(match[1]) < 1:
+        raise AgentSpecError(
+            f"{spec!r}: expected ismcts:SIMS with SIMS >= 1 simulations per decision "
+            "(optionally @SEED), e.g. ismcts:1000"
+        )
+    return IsmctsAgent(int(match[1]), seed=int(match[2]) if match[2] else seed)
 
 
 def _search_suffix(spec: str, suffix: str):

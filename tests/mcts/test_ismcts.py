@@ -1,0 +1,232 @@
+"""Information-set MCTS: finds sure plays, searches only possible worlds, replays from a seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from blobrl.agents import load
+from blobrl.agents.ismcts import IsmctsAgent
+from blobrl.game import BID_BASE, from_deal, new_game, parse_card
+from blobrl.game import core as k
+from blobrl.game import rng as _rng
+from blobrl.mcts import beliefs, ismcts
+
+
+def play(state, actions):
+    for action in actions:
+        state.apply(action)
+    return state
+
+
+def play_randomly(state, rng, steps):
+    for _ in range(steps):
+        if state.is_terminal():
+            return
+        legal = state.legal_actions()
+        state.apply(legal[int(rng.integers(len(legal)))])
+
+
+SUITS = "CDHS"
+
+
+def _card(rank: str, suit: int) -> int:
+    return parse_card(rank + SUITS[suit])
+
+
+def _ruff_or_discard(trump: int, other: int, lead: int, dealer: int = 0):
+    """Three seats, two cards each, ``trump`` is trumps. The viewer (seat 0, the dealer) is void
+    in the led suit and holds the ace of trumps and the two of ``other``; it needs exactly one
+    more trick. Discarding the two keeps the ace, which takes the last trick whatever is led:
+    the bid is made for sure. Ruffing wins this trick and then leads the two, which wins the
+    last trick too (an overtrick, 0 points) whenever neither opponent can beat it."""
+    spare = next(s for s in range(4) if s not in (trump, other, lead))
+    hands = [
+        [_card("A", trump), _card("2", other)],
+        [_card("K", lead), _card("5", spare)],
+        [_card("Q", lead), _card("7", lead)],
+    ]
+    state = from_deal(hands, dealer=dealer, trump=trump)
+    # Seats 1 and 2 bid 1 each; the dealer bids 1 (the hook bars 0 here).
+    return play(state, [BID_BASE + 1, BID_BASE + 1, BID_BASE + 1, hands[1][0], hands[2][0]])
+
+
+@pytest.mark.parametrize("trump,other,lead", [(3, 0, 2), (0, 1, 3), (2, 3, 1), (1, 2, 0)])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_keeps_the_sure_winner_for_the_trick_it_needs(trump, other, lead, seed):
+    state = _ruff_or_discard(trump, other, lead)
+    assert state.current_player == 0 and sorted(state.legal_actions()) == sorted(state.hand(0))
+    agent = IsmctsAgent(1000, seed=seed)
+    assert agent.act(state) == _card("2", other)
+    # the sure play is also valued as sure: it always makes the bid of 1 (11 of 10 + C points)
+    assert agent.root_q[_card("2", other)] == pytest.approx(11 / 12)
+    assert agent.root_q[_card("A", trump)] < 11 / 12
+
+
+def test_does_not_lead_the_sure_winner_when_it_wants_no_trick():
+    hands = [
+        [parse_card("AH"), parse_card("2C")],
+        [parse_card("KD"), parse_card("3D")],
+        [parse_card("QD"), parse_card("4S")],
+    ]
+    state = from_deal(hands, dealer=2, trump=None)
+    play(state, [BID_BASE + 0, BID_BASE + 0, BID_BASE + 1])  # seat 0 bids 0, 1 bids 0, 2 bids 1
+    # Seat 0 leads and bid 0: leading the ace of hearts takes a trick for sure (no trumps); the
+    # two of clubs loses unless nobody else holds a club, and the ace can still be discarded
+    # on a later lead. Searching must prefer the two.
+    assert state.current_player == 0
+    agent = IsmctsAgent(1000, seed=3)
+    assert agent.act(state) == parse_card("2C")
+
+
+def test_same_seed_same_decisions_and_other_seeds_still_legal():
+    rng = np.random.default_rng(5)
+    for game in range(8):
+        state = new_game(4, 5, seed=game)
+        play_randomly(state, rng, steps=int(rng.integers(0, 12)))
+        if state.is_terminal():
+            continue
+        a = IsmctsAgent(200, seed=11)
+        b = IsmctsAgent(200, seed=11)
+        first = a.act(state)
+        # an agent that decided other things before decides this the same way
+        b.act(new_game(5, 7, seed=99))
+        assert b.act(state) == first
+        assert np.array_equal(a.root_visits, b.root_visits)
+        assert first in state.legal_actions()
+        assert IsmctsAgent(200, seed=12).act(state) in state.legal_actions()
+
+
+def test_root_visits_add_up_to_the_simulations():
+    state = new_game(5, 7, seed=4)
+    agent = IsmctsAgent(300, seed=0)
+    agent.act(state)
+    assert agent.root_visits.sum() == 300
+    legal = state.legal_actions()
+    assert set(np.flatnonzero(agent.root_visits)) <= set(legal)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_world_searched_is_consistent_with_the_searcher_view(seed):
+    """The search draws worlds through beliefs.sample_pool / determinize: each keeps the
+    searcher's hand, the cards played and by whom, every seat's hand size and known voids."""
+    rng = np.random.default_rng(seed)
+    state = new_game(5, 7, seed=seed)
+    play_randomly(state, rng, steps=int(rng.integers(5, 25)))
+    if state.is_terminal():
+        return
+    vec = state.vector
+    viewer = int(vec[k.F_PLAYER])
+    pool = np.zeros((200, k.STATE_SIZE), np.int64)
+    beliefs.sample_pool(vec, 200, _rng.seed_streams([seed]), 0, pool)
+    unseen = k.FULL_DECK & ~(vec[k.F_HANDS + viewer] | vec[k.F_PLAYED])
+    for world in pool:
+        assert world[k.F_HANDS + viewer] == vec[k.F_HANDS + viewer]
+        assert np.array_equal(world[k.F_OWNER : k.F_OWNER + 52], vec[k.F_OWNER : k.F_OWNER + 52])
+        others = 0
+        for p in range(5):
+            hand = int(world[k.F_HANDS + p])
+            assert k.popcount(hand) == k.popcount(int(vec[k.F_HANDS + p]))
+            for s in range(4):
+                if (vec[k.F_VOIDS + p] >> s) & 1:
+                    assert hand & int(k.SUIT_MASK[s]) == 0
+            if p != viewer:
+                assert hand & ~unseen == 0
+                assert others & hand == 0
+                others |= hand
+
+
+def test_bid_rows_rebuild_each_seat_view_at_its_bid():
+    """In the true world, the rows are exactly the encodings the bidders saw when they bid."""
+    from blobrl.game import FEATURES
+    from blobrl.game.encoding import encode_into
+
+    state = new_game(5, 6, seed=21)
+    rng = np.random.default_rng(0)
+    snapshots = []
+    while state.phase == "bidding":
+        snapshots.append((state.current_player, state.vector.copy()))
+        legal = state.legal_actions()
+        state.apply(legal[int(rng.integers(len(legal)))])
+    play_randomly(state, rng, steps=7)
+    vec = state.vector
+    viewer = int(vec[k.F_PLAYER])
+    pool = vec[None, :].copy()
+    rows = 5
+    features = np.zeros((rows, FEATURES), np.float32)
+    masks = np.zeros((rows, k.NUM_ACTIONS), np.bool_)
+    row_world = np.zeros(rows, np.int64)
+    row_action = np.zeros(rows, np.int64)
+    assert beliefs.observed_bids(vec) == 4
+    end = beliefs.bid_rows(vec, pool, 1, features, masks, row_world, row_action, 0)
+    assert end == 4
+    expected = [(seat, snap) for seat, snap in snapshots if seat != viewer]
+    for r, (seat, snap) in enumerate(expected):
+        want = np.zeros(FEATURES, np.float32)
+        encode_into(snap, seat, want)
+        assert np.array_equal(features[r], want)
+        assert row_action[r] == vec[k.F_HIST + snapshots.index((seat, snap))]
+
+
+def test_worlds_that_explain_the_bids_get_the_weight():
+    """A policy that only ever bids what it holds in spades: worlds where a seat's spades match
+    its bid get all the weight."""
+    from blobrl.game.encoding import OFF_HAND
+
+    def spade_bidder(features):
+        b = features.shape[0]
+        logits = np.full((b, k.NUM_ACTIONS), -20.0, np.float32)
+        spades = features[:, OFF_HAND + 39 : OFF_HAND + 52].sum(axis=1).astype(int)
+        logits[np.arange(b), BID_BASE + np.minimum(spades, 6)] = 20.0
+        return logits, np.zeros((b, 8), np.float32)
+
+    state = new_game(4, 6, seed=3, trump_mode="none")
+    truth = state.clone()
+    while state.phase == "bidding":
+        spades = sum(1 for c in truth.hand(state.current_player) if c >= 39)
+        legal = state.legal_actions()
+        state.apply(BID_BASE + spades if BID_BASE + spades in legal else legal[0])
+    viewer = state.current_player
+    others = [s for s in range(4) if s != viewer]
+    agent = IsmctsAgent(50, evaluator=spade_bidder, pool_size=400, seed=1)
+    ((pool, cum),) = agent._weighted_pools([state.vector])
+    weights = np.diff(np.concatenate([[0.0], cum]))
+
+    # the dealer may not bid 6 minus the others' bids
+    barred = {state.dealer: BID_BASE + 6 - (sum(state.bids) - state.bids[state.dealer])}
+
+    def likelihood(world) -> float:
+        """What the spade bidder makes of the bids: 1 for a seat whose spades are its bid; a
+        dealer whose spade count was barred by the hook bids uniformly over the rest."""
+        p = 1.0
+        for seat in others:
+            held = sum(1 for c in range(39, 52) if (world[k.F_HANDS + seat] >> c) & 1)
+            if held == state.bids[seat]:
+                continue
+            p *= 1 / 6 if barred.get(seat) == BID_BASE + held else 0.0
+        return p
+
+    expected = np.array([likelihood(w) for w in pool])
+    assert 0 < (expected == 1).sum() < 400  # some uniform worlds explain the bids, not all
+    assert weights == pytest.approx(expected / expected.sum(), abs=1e-9)
+    assert agent.effective_worlds == pytest.approx(
+        expected.sum() ** 2 / (expected**2).sum(), rel=1e-6
+    )
+
+
+def test_load_ismcts_spec():
+    agent = load("ismcts:250")
+    assert isinstance(agent, IsmctsAgent) and agent.simulations == 250
+    assert load("ismcts:10@3").seed == 3
+    for bad in ("ismcts:", "ismcts:0", "ismcts:abc", "ismcts:10@x"):
+        with pytest.raises(ValueError, match="ismcts:SIMS"):
+            load(bad)
+
+
+def test_reward_margin_is_centered():
+    state = new_game(4, 3, seed=1)
+    while not state.is_terminal():
+        state.apply(state.legal_actions()[0])
+    out = np.zeros(8)
+    ismcts._rewards(state.vector, ismcts.REWARD_MARGIN, out)
+    assert out[:4].mean() == pytest.approx(0.5)
