@@ -59,7 +59,8 @@ def load(spec: str, *, seed: int = 0, device: str = "cpu") -> Agent:
     path = Path(path_text)
     if path.suffix != ".pt" and not path.is_file():
         raise AgentSpecError(
-            f"unknown agent spec {spec!r}: expected random, heuristic, ismcts:SIMS, a checkpoint path "
+            f"unknown agent spec {spec!r}: expected random, heuristic, ismcts:SIMS, a checkpoint "
+            "path "
             "(.pt, optionally @KxS or @raw) or package.module:factory"
         )
     settings = _search_suffix(spec, suffix if at else "")

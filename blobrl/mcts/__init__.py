@@ -7,11 +7,11 @@ from blobrl.mcts.tree import sample_actions
 
 __all__ = [
     "BatchedSearch",
-    "beliefs",
-    "ismcts",
     "Evaluator",
     "SearchResult",
     "SearchSettings",
+    "beliefs",
+    "ismcts",
     "sample_actions",
     "search",
     "uniform_evaluator",
