@@ -11,7 +11,8 @@ from blobrl.game import FEATURES, NUM_ACTIONS, BlobState
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import encode_batch
-from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings
+from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings, ismcts
+from blobrl.mcts.information_set import InformationSetSearch
 
 
 def play_settings(determinizations: int, simulations: int, **overrides: object) -> SearchSettings:
@@ -31,8 +32,10 @@ class ModelAgent:
 
     With ``settings=None`` it plays the argmax of the masked policy of the acting seat's
     information state; otherwise it searches each decision with ``settings`` (determinized worlds
-    dealt from the acting seat's view only) and plays the most visited action. ``act_batch``
-    decides many games in one batched search.
+    dealt from the acting seat's view only) and plays the most visited action: K network-guided
+    trees (``tree: worlds``) or one information-set tree with bid-weighted worlds
+    (``tree: information_set``, each decision seeded from the situation). ``act_batch`` decides
+    many games in one batched search.
     """
 
     def __init__(
@@ -47,7 +50,7 @@ class ModelAgent:
         self.settings = settings
         self.seed = seed
         self.name = name
-        self._engine: BatchedSearch | None = None
+        self._engine: BatchedSearch | InformationSetSearch | None = None
         self._decisions = 0  # streams of later batches differ from earlier ones
 
     def act(self, state: BlobState) -> int:
@@ -73,13 +76,18 @@ class ModelAgent:
     def _search(self, vectors: np.ndarray) -> list[int]:
         assert self.settings is not None
         g = vectors.shape[0]
+        information_set = self.settings.tree == "information_set"
         if self._engine is None or self._engine.max_games < g:
-            self._engine = BatchedSearch(self.evaluator, max_games=g, settings=self.settings)
+            engine = InformationSetSearch if information_set else BatchedSearch
+            self._engine = engine(self.evaluator, max_games=g, settings=self.settings)
         masks = np.zeros((g, NUM_ACTIONS), np.bool_)
         for i in range(g):
             k.legal_mask(vectors[i], masks[i])
         active = masks.sum(axis=1) > 1
-        seeds = [self.seed * 1_000_003 + self._decisions + i for i in range(g)]
+        if information_set:
+            seeds = [ismcts.state_seed(v, self.seed) for v in vectors]
+        else:
+            seeds = [self.seed * 1_000_003 + self._decisions + i for i in range(g)]
         self._decisions += g
         result = self._engine.run(vectors, active, _rng.seed_streams(seeds))
         weights = result.visits if self.settings.root == "puct" else result.policy

@@ -33,6 +33,15 @@ class SearchSettings:
     temperature_moves: int = 10
     final_temperature: float = 0.25  # after that; 0 plays the most visited action
     searcher_view: bool = True
+    # ``worlds``: K determinized trees guided by the network (the fields above); ``information_set``:
+    # one ISMCTS tree over the searcher's information sets, a world per simulation, random
+    # rollouts, worlds weighted by the network's reading of the other seats' bids (the fields
+    # below; ``determinizations`` and the root rule are then unused).
+    tree: Literal["worlds", "information_set"] = "worlds"
+    c_uct: float = 0.7  # UCB1 exploration of the information-set tree (rewards in [0, 1])
+    belief_pool: int = 64  # uniform worlds drawn and reweighted per decision; 0: uniform worlds
+    belief_sharpness: float = 1.0  # world weight = prod p(bid) ** sharpness
+    reward: Literal["own", "margin"] = "own"  # own score, or own minus the others' mean
 
     def __post_init__(self) -> None:
         if self.determinizations < 1:
@@ -47,6 +56,16 @@ class SearchSettings:
             raise ValueError(f"dirichlet_alpha must be > 0, got {self.dirichlet_alpha}")
         if self.gumbel_actions < 1:
             raise ValueError(f"gumbel_actions must be >= 1, got {self.gumbel_actions}")
+        if self.tree not in ("worlds", "information_set"):
+            raise ValueError(f"tree must be 'worlds' or 'information_set', got {self.tree!r}")
+        if self.c_uct < 0:
+            raise ValueError(f"c_uct must be >= 0, got {self.c_uct}")
+        if self.belief_pool < 0:
+            raise ValueError(f"belief_pool must be >= 0, got {self.belief_pool}")
+        if self.belief_sharpness < 0:
+            raise ValueError(f"belief_sharpness must be >= 0, got {self.belief_sharpness}")
+        if self.reward not in ("own", "margin"):
+            raise ValueError(f"reward must be 'own' or 'margin', got {self.reward!r}")
         if self.temperature < 0 or self.final_temperature < 0:
             raise ValueError("temperatures must be >= 0")
 

@@ -18,7 +18,7 @@ from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import FEATURES, encode_batch
-from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings, sample_actions
+from blobrl.mcts import Evaluator, SearchSettings, make_search, sample_actions
 from blobrl.replay.codec import pack_features
 from blobrl.selfplay.records import GameRecord
 
@@ -117,14 +117,19 @@ class SelfPlayWorker:
         self.trump_mode = trump_mode
         self.scoring = scoring
         self._weight_version = weight_version or (lambda: int(getattr(evaluator, "version", 0)))
-        self.search = BatchedSearch(self._timed_eval, max_games=games_in_flight, settings=settings)
+        self.search = make_search(self._timed_eval, max_games=games_in_flight, settings=settings)
 
     @property
     def settings(self) -> SearchSettings:
         return self.search.settings
 
     def set_settings(self, settings: SearchSettings) -> None:
-        self.search.set_settings(settings)
+        if settings.tree != self.search.settings.tree:
+            self.search = make_search(
+                self._timed_eval, max_games=self.games_in_flight, settings=settings
+            )
+        else:
+            self.search.set_settings(settings)
 
     def _timed_eval(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         start = time.perf_counter()

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from blobrl.agents import load
-from blobrl.agents.ismcts import IsmctsAgent
+from blobrl.agents.ismcts import IsmctsAgent, ismcts_settings
 from blobrl.game import BID_BASE, from_deal, new_game, parse_card
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.mcts import beliefs, ismcts
+from blobrl.mcts.information_set import InformationSetSearch
 
 
 def play(state, actions):
@@ -188,8 +189,13 @@ def test_worlds_that_explain_the_bids_get_the_weight():
         state.apply(BID_BASE + spades if BID_BASE + spades in legal else legal[0])
     viewer = state.current_player
     others = [s for s in range(4) if s != viewer]
-    agent = IsmctsAgent(50, evaluator=spade_bidder, pool_size=400, seed=1)
-    ((pool, cum),) = agent._weighted_pools([state.vector])
+    search = InformationSetSearch(
+        spade_bidder, max_games=1, settings=ismcts_settings(50, belief_pool=400)
+    )
+    vectors = state.vector[None, :].copy()
+    pools, rows = search._weighted_pools(vectors, np.array([True]), _rng.seed_streams([1]))
+    (pool, cum) = pools[0]
+    assert rows == 400 * 3
     weights = np.diff(np.concatenate([[0.0], cum]))
 
     # the dealer may not bid 6 minus the others' bids
@@ -209,7 +215,7 @@ def test_worlds_that_explain_the_bids_get_the_weight():
     expected = np.array([likelihood(w) for w in pool])
     assert 0 < (expected == 1).sum() < 400  # some uniform worlds explain the bids, not all
     assert weights == pytest.approx(expected / expected.sum(), abs=1e-9)
-    assert agent.effective_worlds == pytest.approx(
+    assert search.effective_worlds[0] == pytest.approx(
         expected.sum() ** 2 / (expected**2).sum(), rel=1e-6
     )
 
