@@ -90,5 +90,5 @@ class IsmctsAgent:
         result = self._engine.run(vectors, active, rs)
         self.root_visits = result.visits[-1]
         self.root_q = self._engine.root_q[-1]
-        scored = np.where(masks, result.visits, -1.0)
+        scored = np.where(masks, result.policy, -1.0)
         return [int(a) for a in scored.argmax(axis=1)]

@@ -90,7 +90,7 @@ class ModelAgent:
             seeds = [self.seed * 1_000_003 + self._decisions + i for i in range(g)]
         self._decisions += g
         result = self._engine.run(vectors, active, _rng.seed_streams(seeds))
-        weights = result.visits if self.settings.root == "puct" else result.policy
+        weights = result.visits if self.settings.plays_visits else result.policy
         # visits break ties by the prior order of argmax; illegal actions never win
         scored = np.where(masks, np.asarray(weights, np.float64), -1.0)
         return [int(a) for a in scored.argmax(axis=1)]

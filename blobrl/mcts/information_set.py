@@ -15,14 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from blobrl.game import core as k
-from blobrl.game.encoding import FEATURES
+from blobrl.game.encoding import FEATURES, encode_into
 from blobrl.mcts import beliefs, ismcts
+from blobrl.mcts.rollout import ROLLOUTS
 from blobrl.mcts.search import BatchedSearch, Evaluator, SearchResult
 from blobrl.mcts.settings import SearchSettings
 
 _NO_POOL = np.zeros((0, k.STATE_SIZE), np.int64)
 _NO_CUM = np.zeros(0, np.float64)
 _REWARDS = {"own": ismcts.REWARD_OWN, "margin": ismcts.REWARD_MARGIN}
+MIX_TEMPERATURE = 0.01  # of the softmax over mixed root scores (normalised points, [0, 1])
 
 
 class InformationSetSearch:
@@ -67,6 +69,8 @@ class InformationSetSearch:
                 s.simulations,
                 s.c_uct,
                 mode,
+                ROLLOUTS[s.rollout],
+                s.rollout_epsilon,
                 rs,
                 int(i),
                 pool,
@@ -87,8 +91,54 @@ class InformationSetSearch:
         self.root_q = q
         totals = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, totals, out=np.zeros_like(visits), where=totals > 0)
+        evaluations += self._mix_values(states, active, visits, q, policy)
         self.evaluations += evaluations
         return SearchResult(policy.astype(np.float32), visits, value, evaluations)
+
+    def _mix_values(
+        self,
+        states: np.ndarray,
+        active: np.ndarray,
+        visits: np.ndarray,
+        q: np.ndarray,
+        policy: np.ndarray,
+    ) -> int:
+        """Where ``value_mix_bid``/``value_mix_play`` is set, score each root action by
+        ``(1 - w) * tree Q + w * network value`` of the searcher's information state after it,
+        and make ``policy`` a sharp softmax of that score (``MIX_TEMPERATURE``); returns the
+        rows evaluated."""
+        s = self.settings
+        if self.evaluator is None or (s.value_mix_bid == 0 and s.value_mix_play == 0):
+            return 0
+        games, actions, weights = [], [], []
+        buf = np.zeros(k.NUM_ACTIONS, np.int64)
+        for i in np.flatnonzero(active).tolist():
+            bidding = states[i, k.F_PHASE] == k.PHASE_BID
+            w = s.value_mix_bid if bidding else s.value_mix_play
+            if w == 0:
+                continue
+            for j in range(k.legal_actions(states[i], buf)):
+                games.append(i)
+                actions.append(int(buf[j]))
+                weights.append(w)
+        if not games:
+            return 0
+        features = np.zeros((len(games), FEATURES), np.float32)
+        after = np.zeros(k.STATE_SIZE, np.int64)
+        for r, (i, a) in enumerate(zip(games, actions, strict=True)):
+            after[:] = states[i]
+            k.apply_unchecked(after, a)
+            encode_into(after, int(states[i, k.F_PLAYER]), features[r])
+        _, values = self.evaluator(features)
+        own = np.asarray(values, np.float64)[:, 0]  # relative seat 0: the searcher
+        score = np.full(q.shape, -np.inf)
+        for r, (i, a, w) in enumerate(zip(games, actions, weights, strict=True)):
+            tree = q[i, a] if visits[i, a] > 0 else own[r]
+            score[i, a] = (1.0 - w) * tree + w * own[r]
+        for i in set(games):
+            z = np.exp((score[i] - score[i].max()) / MIX_TEMPERATURE)
+            policy[i] = z / z.sum()
+        return len(games)
 
     def _weighted_pools(
         self, states: np.ndarray, active: np.ndarray, rs: np.ndarray

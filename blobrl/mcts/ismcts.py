@@ -7,7 +7,8 @@ searcher's information set at that point (the hidden cards are what the worlds v
 simulation draws a world consistent with what the searcher knows, descends the tree choosing
 among the actions *legal in that world* with UCB1 over availability counts (a child's count
 grows each time it was available, not each time its parent was visited), adds one node, plays
-the rest of the hand at random and backs each node up with the final score of the seat that
+the rest of the hand with a rollout policy (:mod:`blobrl.mcts.rollout`: random for the
+baseline) and backs each node up with the final score of the seat that
 took the action leading to it. The move played is the root's most visited action.
 
 Worlds come from :func:`~blobrl.game.determinize.determinize_into` (uniform over consistent
@@ -29,6 +30,7 @@ from numba import njit
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.determinize import determinize_into
+from blobrl.mcts import rollout as _rollout
 
 NO_CHILD = -1
 DEFAULT_C = 0.7  # UCB1 exploration constant for rewards in [0, 1] (Cowling et al. use 0.7)
@@ -103,6 +105,8 @@ def run(
     simulations: int,
     c_uct: float,
     reward_mode: int,
+    rollout_policy: int,  # rollout.RANDOM or rollout.GREEDY
+    epsilon: float,  # share of random moves in greedy rollouts
     rs: np.ndarray,  # uint64[S] random streams
     stream: int,
     pool: np.ndarray,  # int64[P, STATE_SIZE] weighted worlds, or P = 0 for fresh worlds
@@ -187,7 +191,7 @@ def run(
             k.apply_unchecked(world, buf[best])
             depth += 1
             path[depth] = node
-        k.random_playout(world, rs, stream)
+        _rollout.playout(world, rollout_policy, epsilon, rs, stream)
         _rewards(world, reward_mode, out)
         visits[0] += 1
         for i in range(1, depth + 1):

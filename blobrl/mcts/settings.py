@@ -33,15 +33,23 @@ class SearchSettings:
     temperature_moves: int = 10
     final_temperature: float = 0.25  # after that; 0 plays the most visited action
     searcher_view: bool = True
-    # ``worlds``: K determinized trees guided by the network (the fields above); ``information_set``:
-    # one ISMCTS tree over the searcher's information sets, a world per simulation, random
-    # rollouts, worlds weighted by the network's reading of the other seats' bids (the fields
-    # below; ``determinizations`` and the root rule are then unused).
+    # ``worlds``: K determinized trees guided by the network (the fields above);
+    # ``information_set``: one ISMCTS tree over the searcher's information sets, a world per
+    # simulation, random rollouts, worlds weighted by the network's reading of the other seats'
+    # bids (the fields below; ``determinizations`` and the root rule are then unused).
     tree: Literal["worlds", "information_set"] = "worlds"
     c_uct: float = 0.7  # UCB1 exploration of the information-set tree (rewards in [0, 1])
     belief_pool: int = 64  # uniform worlds drawn and reweighted per decision; 0: uniform worlds
     belief_sharpness: float = 1.0  # world weight = prod p(bid) ** sharpness
     reward: Literal["own", "margin"] = "own"  # own score, or own minus the others' mean
+    # Weight of the network's value of each root action (the searcher's information state after
+    # it) against the tree's mean rollout reward, at bids and at card plays; 0: the tree alone.
+    value_mix_bid: float = 0.0
+    value_mix_play: float = 0.0
+    # How the information-set search plays a world out after its tree: ``random`` (the plain
+    # baseline) or ``greedy`` (every seat steers to its bid; ``rollout_epsilon`` of moves random).
+    rollout: Literal["random", "greedy"] = "random"
+    rollout_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
         if self.determinizations < 1:
@@ -64,10 +72,23 @@ class SearchSettings:
             raise ValueError(f"belief_pool must be >= 0, got {self.belief_pool}")
         if self.belief_sharpness < 0:
             raise ValueError(f"belief_sharpness must be >= 0, got {self.belief_sharpness}")
+        for name in ("value_mix_bid", "value_mix_play"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.rollout not in ("random", "greedy"):
+            raise ValueError(f"rollout must be 'random' or 'greedy', got {self.rollout!r}")
+        if not 0.0 <= self.rollout_epsilon <= 1.0:
+            raise ValueError(f"rollout_epsilon must be in [0, 1], got {self.rollout_epsilon}")
         if self.reward not in ("own", "margin"):
             raise ValueError(f"reward must be 'own' or 'margin', got {self.reward!r}")
         if self.temperature < 0 or self.final_temperature < 0:
             raise ValueError("temperatures must be >= 0")
+
+    @property
+    def plays_visits(self) -> bool:
+        """Whether moves follow the root visit counts (a PUCT root over worlds) rather than the
+        search's policy (Gumbel's improved policy, an information-set search's root policy)."""
+        return self.tree == "worlds" and self.root == "puct"
 
     def temperature_at(self, move: int) -> float:
         """Temperature for the ``move``-th decision (0-based) of a hand."""

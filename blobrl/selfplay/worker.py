@@ -208,7 +208,7 @@ class SelfPlayWorker:
             temps = np.array(
                 [self.settings.temperature_at(int(states[i, k.F_HISTLEN])) for i in range(g)]
             )
-            weights = result.visits if self.settings.root == "puct" else result.policy
+            weights = result.visits if self.settings.plays_visits else result.policy
             sample_actions(weights.astype(np.float64), temps, active, rs, chosen)
             for row, i in enumerate(idx.tolist()):
                 slot = slots[i]
