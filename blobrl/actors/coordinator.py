@@ -39,10 +39,11 @@ from blobrl.actors.control import (
 )
 from blobrl.actors.events import EventLog
 from blobrl.actors.handles import Call, call, share
-from blobrl.actors.learner import LearnerRestarted
+from blobrl.actors.learner import LearnerRestarted, LearnerService
 from blobrl.config import Config
-from blobrl.evaluation import MatchResult, elo
-from blobrl.learner import IterationMetrics, TrainingDiverged
+from blobrl.evaluation import MatchEdge, MatchResult, RatingLedger, checkpoint_player
+from blobrl.evaluation.gauntlet import gauntlet_edges, ismcts_opponent
+from blobrl.learner import IterationMetrics, TrainingDiverged, realized_ratio
 from blobrl.selfplay import GameRecord, GameSpec
 from blobrl.telemetry.names import finite_or_none
 
@@ -112,12 +113,14 @@ class Coordinator:
         self.resume = resume
         self.trained = 0  # last iteration whose training is done and checkpointed
         self.done: dict[int, set[int]] = {}  # game indices recorded, per iteration
+        self.positions: dict[int, int] = {}  # positions of those games, per iteration
         self.elo_history: list[dict[str, Any]] = []
         self.loss_history: list[dict[str, Any]] = []
         self.gauntlet_history: list[dict[str, Any]] = []  # vs random and heuristic
         self._gauntlets: list[tuple[int, Call]] = []
         self.best_version = 0
-        self.best_elo = elo.START
+        # Every arena and gauntlet match, and the ratings fitted to them (random = 0).
+        self.rating = RatingLedger(players=self._rated_agents())
         self.best_weights: bytes | None = None
         self.games_played = 0
         self.state = IDLE if start_paused else RUNNING
@@ -128,6 +131,8 @@ class Coordinator:
         self._training: tuple[int, Call] | None = None
         self._evaluating: tuple[int, bytes, Call] | None = None
         self._eval_waiting: tuple[int, bytes] | None = None
+        # Arenas a stopped run still owed (iterations, oldest first): played before newer ones.
+        self._resumed_arenas: deque[int] = deque()
         self._weights: bytes | None = None
         self._version = 0
         self._phase_index = -1
@@ -232,7 +237,12 @@ class Coordinator:
         if self.trained < self.last_iteration:
             return False
         # Wait for the last arena so the final Elo is in the history.
-        return self._evaluating is None and self._eval_waiting is None and not self._gauntlets
+        return (
+            self._evaluating is None
+            and self._eval_waiting is None
+            and not self._resumed_arenas
+            and not self._gauntlets
+        )
 
     def _shutdown(self) -> None:
         with self._lock:
@@ -259,13 +269,15 @@ class Coordinator:
     def _restore(self) -> None:
         """Rebuild the replay buffer and counters from the game log and the learner from the
         latest checkpoint. Games logged after that checkpoint count: only games that were still
-        in flight are played again."""
+        in flight are played again. The arenas the stopped run owed are played first, each
+        against the best of its time (:func:`arenas_owed_at`)."""
 
         def count(record: GameRecord) -> bool:
             seen = self.done.setdefault(record.iteration, set())
             if record.game_id in seen:
                 return False
             seen.add(record.game_id)
+            self._count_positions(record)
             return True
 
         self._fill_replay_from_log(keep=count)
@@ -280,17 +292,35 @@ class Coordinator:
             self.loss_history = list(payload.get("loss_history", []))
             self.gauntlet_history = list(payload.get("gauntlet_history", []))
             self.best_version = int(payload.get("best_version", 0))
-            self.best_elo = float(payload.get("best_elo", elo.START))
+            self.rating = RatingLedger.from_list(
+                payload.get("rating_edges", []), players=self._rated_agents()
+            )
+            self._rate_history()
             if self.loss_history:
                 self._lr = float(self.loss_history[-1].get("lr", 0.0))
             if payload.get("replay_rng") is not None:  # sampling goes on where it was
                 call(self.replay, "set_rng_state", payload["replay_rng"]).result()
+            if self.evaluator is not None:
+                self._resumed_arenas = deque(arenas_owed_at(iteration, payload))
+            # What _save_histories re-saves when arenas finish before the next checkpoint.
+            self._last_payload = {
+                "iteration": iteration,
+                "learner_state": payload["learner_state"],
+                "replay_rng": payload.get("replay_rng"),
+                "evaluations": self._evaluations_done(),
+                "arenas_owed": self._arenas_owed(),
+            }
         self.best_weights = self.journal.best_weights()
+        if self.best_weights is None and latest is not None:
+            # Nothing promoted yet: the best is still the network of its iteration (0).
+            self.best_weights = self._checkpoint_weights(self.best_version)
         log.info(
-            "resumed: %d games logged, training done through iteration %d, %d positions",
+            "resumed: %d games logged, training done through iteration %d, %d positions, "
+            "arenas owed: %s",
             self.games_played,
             self.trained,
             self._buffer,
+            list(self._resumed_arenas) or "none",
         )
 
     # ---- self-play --------------------------------------------------------------------------
@@ -419,6 +449,7 @@ class Coordinator:
             if record.game_id in seen:
                 continue
             seen.add(record.game_id)
+            self._count_positions(record)
             self.journal.record_game(record)
             fresh.append(record)
         if fresh:
@@ -429,6 +460,10 @@ class Coordinator:
                 "games",
                 {"finished": len(fresh), "games_played": self.games_played},
             )
+
+    def _count_positions(self, record: GameRecord) -> None:
+        it = record.iteration
+        self.positions[it] = self.positions.get(it, 0) + record.num_positions
 
     # ---- recovery ---------------------------------------------------------------------------
     def _recovered(self, what: str, message: str, *args: Any) -> None:
@@ -606,9 +641,9 @@ class Coordinator:
         if not self.resume:
             self._checkpoint(0, None)
 
-    def _learner_call(self, method: str, *args: Any) -> Call:
+    def _learner_call(self, method: str, *args: Any, **kwargs: Any) -> Call:
         """Call the learner whose training state is known (see :class:`LearnerRestarted`)."""
-        return call(self.learner, method, *args, instance=self._learner_instance)
+        return call(self.learner, method, *args, instance=self._learner_instance, **kwargs)
 
     def _publish(self, weights: bytes, version: int) -> None:
         self._weights, self._version = weights, version
@@ -648,7 +683,8 @@ class Coordinator:
             return
         if self.state in (STOPPING, STOPPED):
             return
-        self._training = (nxt, self._learner_call("train_iteration", nxt))
+        positions = self.positions.get(nxt, 0)
+        self._training = (nxt, self._learner_call("train_iteration", nxt, positions=positions))
         log.info("iteration %d: %d games in, training", nxt, len(self.done.get(nxt, ())))
         self._log_game_mix(nxt)
 
@@ -697,14 +733,44 @@ class Coordinator:
     def _start_evaluation(self, iteration: int, weights: bytes) -> None:
         if self.evaluator is None or self.best_weights is None:
             return
-        if self._evaluating is not None:
-            # One arena at a time; the newest candidate waits, older waiting ones are skipped.
+        if self._evaluating is not None or self._resumed_arenas:
+            # One arena at a time; the newest candidate waits, older waiting ones are skipped
+            # (the arenas a resume owes are not: they go first, see _start_next_arena).
             if self._eval_waiting is not None:
                 log.info("arena for iteration %d skipped for a newer one", self._eval_waiting[0])
             self._eval_waiting = (iteration, weights)
             return
+        self._play_arena(iteration, weights)
+
+    def _play_arena(self, iteration: int, weights: bytes) -> None:
         pending = call(self.evaluator, "arena", weights, self.best_weights, iteration=iteration)
         self._evaluating = (iteration, weights, pending)
+
+    def _start_next_arena(self) -> None:
+        """Once no arena is running, start the next one: the oldest a stopped run owed (its
+        candidate read back from its iteration checkpoint; one retention removed is skipped),
+        else the one waiting. Started here, after the last arena's promotion is recorded, so
+        that each candidate plays the best of its time."""
+        while self._evaluating is None and self._resumed_arenas and self.best_weights is not None:
+            iteration = self._resumed_arenas.popleft()
+            weights = self._checkpoint_weights(iteration)
+            if weights is None:
+                log.warning("arena of iteration %d not played: its checkpoint is gone", iteration)
+                continue
+            log.info("arena of iteration %d, owed by the stopped run, playing it", iteration)
+            self._play_arena(iteration, weights)
+        if self._evaluating is None and self._eval_waiting is not None and not self._resumed_arenas:
+            waiting, self._eval_waiting = self._eval_waiting, None
+            self._start_evaluation(*waiting)
+
+    def _checkpoint_weights(self, iteration: int) -> bytes | None:
+        """The network weights of the checkpoint of ``iteration``; None if it is not there."""
+        try:
+            payload = self.journal.checkpoint(iteration)
+        except Exception as exc:  # damaged: the run goes on without what it held
+            log.warning("checkpoint of iteration %d unreadable: %s", iteration, exc)
+            return None
+        return None if payload is None else LearnerService.state_weights(payload["learner_state"])
 
     def _start_gauntlet(self, iteration: int, weights: bytes) -> None:
         every = self.config.evaluation.gauntlet_every
@@ -732,10 +798,12 @@ class Coordinator:
                     match["score"], match["opponent_score"], match["diff"],
                     match["diff_ci95"] or 0.0,
                 )  # fmt: skip
+            self._add_rating_edges(gauntlet_edges(result, checkpoint_player(iteration)))
             self._emit("gauntlet", result)
 
     def _advance_evaluation(self) -> None:
         self._advance_gauntlets()
+        self._start_next_arena()
         if self._evaluating is None:
             return
         iteration, weights, pending = self._evaluating
@@ -751,35 +819,81 @@ class Coordinator:
                 iteration,
                 type(exc).__name__,
             )
-            self._start_evaluation(iteration, weights)
+            self._play_arena(iteration, weights)
             self._start_gauntlet(iteration, weights)
             return
-        if self._eval_waiting is not None:
-            waiting, self._eval_waiting = self._eval_waiting, None
-            self._start_evaluation(*waiting)
-        candidate_elo, _ = elo.update(self.best_elo, self.best_elo, result.a_share)
         promoted = result.a_share >= self.config.evaluation.promote_threshold
-        entry = {
-            "iteration": iteration,
-            "elo": candidate_elo,
-            "share": result.a_share,
-            "promoted": promoted,
-            "candidate_score": result.a.mean_score,
-            "best_score": result.b.mean_score,
-            "best_version": self.best_version,
-        }
-        self.elo_history.append(entry)
+        edge = MatchEdge.from_scores(
+            checkpoint_player(iteration),
+            checkpoint_player(self.best_version),
+            result.per_deal_a,
+            result.per_deal_b,
+            kind="arena",
+            iteration=iteration,
+        )
+        self.elo_history.append(
+            {
+                "iteration": iteration,
+                "elo": None,  # set by _rate_history
+                "ci95": None,
+                "share": result.a_share,
+                "score_share": edge.share,
+                "elo_diff": edge.elo,  # observed against the best, this arena alone
+                "elo_diff_ci95": edge.ci95,
+                "promoted": promoted,
+                "candidate_score": result.a.mean_score,
+                "best_score": result.b.mean_score,
+                "best_version": self.best_version,
+            }
+        )
+        self._add_rating_edges([edge])
+        entry = self.elo_history[-1]
         if promoted:
-            self.best_weights, self.best_version, self.best_elo = weights, iteration, candidate_elo
+            self.best_weights, self.best_version = weights, iteration
             self.journal.save_best(iteration, weights, entry)
         log.info(
-            "arena iteration %d: share %.3f, Elo %.0f%s",
+            "arena iteration %d: share %.3f, score share %.3f (%+.0f +- %.0f Elo against "
+            "iteration %d), rating %s%s",
             iteration,
             result.a_share,
-            candidate_elo,
+            edge.share,
+            edge.elo,
+            edge.ci95,
+            entry["best_version"],
+            "none yet" if entry["elo"] is None else f"{entry['elo']:.0f} +- {entry['ci95']:.0f}",
             " (promoted)" if promoted else "",
         )
         self._emit("evaluation", entry)
+
+    # ---- ratings ----------------------------------------------------------------------------
+    def _rated_agents(self) -> list[str]:
+        """The fixed agents rated from the start (null until a gauntlet places them)."""
+        sims = self.config.evaluation.gauntlet_ismcts
+        return ["random", "heuristic", *(ismcts_opponent(n) for n in sims)]
+
+    def _add_rating_edges(self, edges: list[MatchEdge]) -> None:
+        """Record matches, refit the ratings and rate every arena entry again with them."""
+        self.rating.add(edges)
+        self._rate_history()
+
+    def _rate_history(self) -> None:
+        # New entries, not edited ones: what was emitted or saved keeps what it said then.
+        rated = []
+        for entry in self.elo_history:
+            r = self.rating.get(checkpoint_player(int(entry["iteration"])))
+            rated.append({**entry, "elo": r.elo, "ci95": r.ci95})
+        self.elo_history = rated
+
+    def rating_view(self) -> dict[str, Any]:
+        """The best network's rating and the fixed agents' (random = 0), for the metrics."""
+        best = self.rating.get(checkpoint_player(self.best_version))
+        return {
+            "best_elo": best.elo,
+            "best_elo_ci95": best.ci95,
+            "baselines": {
+                r.player: {"elo": r.elo, "ci95": r.ci95} for r in self.rating.fixed_agents()
+            },
+        }
 
     def _checkpoint(
         self, iteration: int, metrics: IterationMetrics | None, state: Any | None = None
@@ -794,7 +908,9 @@ class Coordinator:
             "learner_state": state,
             "replay_rng": replay_rng,
         }
-        self.journal.save_checkpoint(iteration, self._payload(state, replay_rng))
+        # The arena of this iteration starts right after (iteration 0 has none).
+        owed = self._arenas_owed(*([iteration] if iteration else []))
+        self.journal.save_checkpoint(iteration, self._payload(state, replay_rng, owed))
 
     def _replay_rng(self) -> dict | None:
         """The replay sampler's random state; between iterations nothing samples, so it is the
@@ -806,31 +922,49 @@ class Coordinator:
             return None
 
     def _save_histories(self) -> None:
-        """Re-save the last checkpoint when arena or gauntlet results came in after it, so the
-        histories on disk are complete (the learner state is the one of that checkpoint, not a
-        partly trained one)."""
+        """Re-save the last checkpoint when arena or gauntlet results came in after it, or the
+        arenas still owed changed, so the histories and what a resume owes are complete on disk
+        (the learner state is the one of that checkpoint, not a partly trained one)."""
         last = self._last_payload
-        if last is None or last.get("evaluations") == self._evaluations_done():
+        owed = self._arenas_owed()
+        if last is None or (last.get("evaluations"), last.get("arenas_owed")) == (
+            self._evaluations_done(),
+            owed,
+        ):
             return
         self.journal.save_checkpoint(
-            last["iteration"], self._payload(last["learner_state"], last["replay_rng"])
+            last["iteration"], self._payload(last["learner_state"], last["replay_rng"], owed)
         )
 
     def _evaluations_done(self) -> int:
         return len(self.elo_history) + len(self.gauntlet_history)
 
-    def _payload(self, state: Any, replay_rng: dict | None) -> dict[str, Any]:
+    def _arenas_owed(self, *also: int) -> list[int]:
+        """Iterations whose arena is due and not played yet (the one running, the one waiting,
+        those a resume still owes, and ``also``), ascending."""
+        if self.evaluator is None:
+            return []
+        owed = {*self._resumed_arenas, *also}
+        owed.update(entry[0] for entry in (self._evaluating, self._eval_waiting) if entry)
+        return sorted(owed)
+
+    def _payload(
+        self, state: Any, replay_rng: dict | None, arenas_owed: list[int]
+    ) -> dict[str, Any]:
         if self._last_payload is not None:
             self._last_payload["evaluations"] = self._evaluations_done()
+            self._last_payload["arenas_owed"] = arenas_owed
         return {
             "learner_state": state,
             "replay_rng": replay_rng,
+            "arenas_owed": arenas_owed,
             "weights_version": self._version,
             "elo_history": list(self.elo_history),
             "loss_history": list(self.loss_history),
             "gauntlet_history": list(self.gauntlet_history),
             "best_version": self.best_version,
-            "best_elo": self.best_elo,
+            "best_elo": self.rating.get(checkpoint_player(self.best_version)).elo,
+            "rating_edges": self.rating.to_list(),
             "games_played": self.games_played,
             "config": self.config.to_dict(),
         }
@@ -922,8 +1056,9 @@ class Coordinator:
             "policy_entropy": finite_or_none(last.get("policy_entropy")),
             "value_calibration_error": finite_or_none(last.get("value_error")),
             "learning_rate": finite_or_none(last.get("lr")),
-            "elo": finite_or_none(elo_entry.get("elo", self.best_elo)),
-            "best_elo": self.best_elo,
+            "elo": finite_or_none(elo_entry.get("elo")),
+            "elo_ci95": finite_or_none(elo_entry.get("ci95")),
+            **self.rating_view(),
             "best_version": self.best_version,
             "games_played": self.games_played,
             "games_per_min": self.games_per_min(),
@@ -935,9 +1070,21 @@ class Coordinator:
             "inference_queue_wait_ms": inference.get("mean_queue_wait_ms"),
             "gpu_memory_bytes": inference.get("gpu_memory_bytes", 0),
             "learner_steps_per_s": self._learner_rate,
+            **self._reuse(last),
             "actors": len(self.selfplay),
             "recoveries": dict(self.recoveries),
             "timestamp": time.time(),
+        }
+
+    def _reuse(self, last: dict[str, Any]) -> dict[str, Any]:
+        """Data reuse, configured and realized: samples trained per position generated."""
+        positions, samples = int(last.get("positions_total", 0)), int(last.get("samples_total", 0))
+        return {
+            "replay_ratio": self.config.learner.replay_ratio,
+            "replay_ratio_last": realized_ratio(last.get("samples", 0), last.get("positions", 0)),
+            "replay_ratio_run": realized_ratio(samples, positions),
+            "positions_generated": positions,
+            "samples_trained": samples,
         }
 
     def _poll_selfplay_stats(self) -> list[Any]:
@@ -987,6 +1134,18 @@ class Coordinator:
             "iteration": it,
             "learning_rate": self._lr,
         }
+
+
+def arenas_owed_at(iteration: int, payload: dict[str, Any]) -> list[int]:
+    """The iterations whose arena a run owed when it saved the checkpoint of ``iteration``:
+    its ``arenas_owed``, or for a checkpoint from before that field, every iteration after the
+    last one in its arena history, through ``iteration``. (Arenas are played in order, so
+    those before the last one were played, or skipped for a newer candidate as a running run
+    does; the best they would have faced is not known.)"""
+    if "arenas_owed" in payload:
+        return sorted(int(it) for it in payload["arenas_owed"])
+    last = max((int(entry["iteration"]) for entry in payload.get("elo_history", [])), default=0)
+    return list(range(last + 1, iteration + 1))
 
 
 def _free_actor_slots(cpus_per_actor: float) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blobrl.checkpoint import CheckpointStore, GameLog, RunDir, read_log
+from blobrl.checkpoint.store import iteration_file
 from blobrl.selfplay import GameRecord
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,13 @@ class RunJournal:
             return None
         checkpoint = self.store.load()
         return checkpoint.iteration, checkpoint.payload
+
+    def checkpoint(self, iteration: int) -> dict[str, Any] | None:
+        """The payload of the checkpoint of ``iteration``, verified; None when there is none
+        (never written, or removed by retention)."""
+        if iteration not in self.store.iterations():
+            return None
+        return self.store.load(self.store.dir / iteration_file(iteration)).payload
 
     def best_weights(self) -> bytes | None:
         from blobrl.nn import state_dict_to_bytes

@@ -6,12 +6,19 @@ import copy
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from blobrl.actors.handles import call
-from blobrl.learner import IterationMetrics, Learner, LearnerConfig
+from blobrl.learner import (
+    IterationMetrics,
+    Learner,
+    LearnerConfig,
+    TrainingBatch,
+    realized_ratio,
+)
 from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,10 @@ class LearnerService:
     training state take the ``instance`` the caller expects (:meth:`instance`) and raise
     :class:`LearnerRestarted` when it has changed, so a fresh learner is never mistaken for the
     trained one: the Coordinator loads the last checkpoint into it first.
+
+    No step is taken while the replay buffer holds fewer than ``min_positions``
+    (``replay.min_positions_to_train``): such an iteration trains 0 steps and says so, and the
+    samples its positions are owed are trained once the buffer has filled.
     """
 
     def __init__(
@@ -38,6 +49,7 @@ class LearnerService:
         *,
         total_iterations: int,
         replay: Any,
+        min_positions: int = 1,
         device: str | None = None,
         seed: int = 0,
         torch_threads: int | None = None,
@@ -49,6 +61,7 @@ class LearnerService:
             build_network(network), config, total_iterations=total_iterations, device=device
         )
         self.replay = replay
+        self.min_positions = max(1, min_positions)  # (an empty buffer cannot be sampled)
         self.version = 0
         self.steps_per_s = 0.0
         self._instance = uuid.uuid4().hex
@@ -64,25 +77,39 @@ class LearnerService:
                 f"the learner was restarted (instance {self._instance}, expected {instance})"
             )
 
-    def train_iteration(self, iteration: int, *, instance: str | None = None) -> IterationMetrics:
-        """Run ``steps_per_iteration`` optimizer steps, then step the LR schedule. Samples are
-        fetched one step ahead so the replay actor and the optimizer overlap."""
+    def train_iteration(
+        self, iteration: int, *, positions: int, instance: str | None = None
+    ) -> IterationMetrics:
+        """Train iteration ``iteration``, whose games generated ``positions``: the steps that
+        keep ``learner.replay_ratio`` (:meth:`Learner.steps_owed`), or none while the buffer
+        holds fewer than ``min_positions``; then step the LR schedule. Samples are fetched one
+        step ahead so the replay actor and the optimizer overlap."""
         self._expect(instance)
         cfg = self.learner.config
         start = time.perf_counter()
-        pending = call(self.replay, "sample", cfg.batch_size)
-        for step in range(cfg.steps_per_iteration):
-            batch = pending.result()
-            if step + 1 < cfg.steps_per_iteration:
-                pending = call(self.replay, "sample", cfg.batch_size)
+        held = int(call(self.replay, "size").result())
+        steps = self.learner.steps_owed(positions) if held >= self.min_positions else 0
+        if steps == 0:
+            log.info(
+                "iteration %d: the replay buffer holds %d positions, fewer than "
+                "replay.min_positions_to_train (%d): no training steps",
+                iteration,
+                held,
+                self.min_positions,
+            )
+        for batch in self._batches(steps, cfg.batch_size):
             self.learner.train_step(batch)
-        metrics = self.learner.end_iteration()
+        metrics = self.learner.end_iteration(positions=positions)
         self.version = iteration
         elapsed = time.perf_counter() - start
-        self.steps_per_s = cfg.steps_per_iteration / elapsed if elapsed > 0 else 0.0
+        self.steps_per_s = steps / elapsed if elapsed > 0 and steps else 0.0
         log.info(
-            "trained iteration %d: loss %.4f (policy %.4f, value %.4f, tricks %.4f), %.1f steps/s",
+            "trained iteration %d: %d steps, %.2f samples per position (%.2f over the run); "
+            "loss %.4f (policy %.4f, value %.4f, tricks %.4f), %.1f steps/s",
             iteration,
+            steps,
+            realized_ratio(metrics.samples, metrics.positions) or 0.0,
+            realized_ratio(metrics.samples_total, metrics.positions_total) or 0.0,
             metrics.total_loss,
             metrics.policy_loss,
             metrics.value_loss,
@@ -90,6 +117,17 @@ class LearnerService:
             self.steps_per_s,
         )
         return metrics
+
+    def _batches(self, count: int, size: int) -> Iterator[TrainingBatch]:
+        """``count`` batches of ``size`` positions, each sampled while the one before trains."""
+        if count == 0:
+            return
+        pending = call(self.replay, "sample", size)
+        for i in range(count):
+            batch = pending.result()
+            if i + 1 < count:
+                pending = call(self.replay, "sample", size)
+            yield batch
 
     def weights_bytes(self, *, instance: str | None = None) -> tuple[bytes, int]:
         """The current weights (for the InferenceServer and self-play actors) and version."""
@@ -127,6 +165,12 @@ class LearnerService:
                     torch.cuda.device_count(),
                 )
         return self.version
+
+    @staticmethod
+    def state_weights(state: dict[str, Any]) -> bytes:
+        """The network weights in a :meth:`state` (a checkpoint's), as :meth:`weights_bytes`
+        gives them."""
+        return state_dict_to_bytes(state["learner"]["model"])
 
     def rate(self) -> float:
         """Optimizer steps per second over the last iteration."""

@@ -44,6 +44,11 @@ class StatusResponse(_Model):
     error: str | None = None
 
 
+class RatingView(_Model):
+    elo: Finite = Field(description="Elo relative to random (0); null: not connected to it")
+    ci95: Finite = Field(None, description="half-width of the 95% interval")
+
+
 class MetricsResponse(_Model):
     iteration: int = Field(description="last trained iteration")
     policy_loss: Finite = None
@@ -54,8 +59,19 @@ class MetricsResponse(_Model):
     policy_entropy: Finite = None
     value_calibration_error: Finite = Field(None, description="mean |value - outcome|")
     learning_rate: Finite = None
-    elo: Finite = Field(None, description="Elo of the last evaluated candidate")
-    best_elo: Finite = None
+    elo: Finite = Field(
+        None,
+        description="rating (Elo, random = 0) of the last evaluated candidate; null until a "
+        "gauntlet connects it to random",
+    )
+    elo_ci95: Finite = Field(None, description="half-width of the 95% interval of elo")
+    best_elo: Finite = Field(None, description="rating of the best network so far")
+    best_elo_ci95: Finite = None
+    baselines: dict[str, RatingView] = Field(
+        default_factory=dict,
+        description="ratings of the fixed agents: random (0 by definition), heuristic, "
+        "ismcts:SIMS (null until a gauntlet places them)",
+    )
     best_version: int = 0
     games_played: int = 0
     games_per_min: Finite = None
@@ -67,6 +83,19 @@ class MetricsResponse(_Model):
     inference_queue_wait_ms: Finite = None
     gpu_memory_bytes: int | None = None
     learner_steps_per_s: Finite = None
+    replay_ratio: Finite = Field(
+        None,
+        description="configured learner.replay_ratio: samples trained per position generated "
+        "(null with a fixed learner.steps_per_iteration)",
+    )
+    replay_ratio_last: Finite = Field(
+        None, description="samples trained / positions generated, last trained iteration"
+    )
+    replay_ratio_run: Finite = Field(
+        None, description="samples trained / positions generated, whole run so far"
+    )
+    positions_generated: int = Field(0, description="self-play positions of trained iterations")
+    samples_trained: int = Field(0, description="positions sampled by the learner")
     actors: int = 0
     timestamp: float
 
@@ -90,8 +119,19 @@ class ConfigResponse(_Model):
 
 class EloPoint(_Model):
     iteration: int
-    elo: Finite
-    share: Finite = Field(description="candidate's share of the arena points, 0..1")
+    elo: Finite = Field(
+        description="the candidate's rating from all matches so far (Elo, random = 0); null "
+        "until a gauntlet connects it to random"
+    )
+    ci95: Finite = Field(None, description="half-width of the 95% interval of elo")
+    share: Finite = Field(
+        description="candidate's share of the arena deals won (ties half), 0..1; promotes"
+    )
+    score_share: Finite = Field(
+        None, description="candidate's paired score share against the best, 0..1"
+    )
+    elo_diff: Finite = Field(None, description="Elo over the best implied by this arena alone")
+    elo_diff_ci95: Finite = None
     promoted: bool
     candidate_score: Finite = None
     best_score: Finite = None
@@ -111,6 +151,10 @@ class LossPoint(_Model):
     value_error: Finite = None
     grad_norm: Finite = None
     lr: Finite = None
+    positions: int | None = Field(None, description="positions the iteration's games generated")
+    samples: int | None = Field(None, description="positions sampled to train the iteration")
+    positions_total: int | None = None
+    samples_total: int | None = None
 
 
 class ControlResponse(_Model):

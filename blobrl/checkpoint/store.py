@@ -35,7 +35,7 @@ from blobrl.checkpoint.retention import iterations_to_keep
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHECKPOINTS_DIR = "checkpoints"
 LATEST = "latest.json"
 BEST_MODEL = "best_model.pt"
@@ -61,7 +61,24 @@ def _v0_to_v1(old: dict[str, Any]) -> dict[str, Any]:
     return {"format_version": 1, "iteration": iteration, "saved_at": saved_at, "payload": old}
 
 
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1}
+def _v1_to_v2(old: dict[str, Any]) -> dict[str, Any]:
+    # Format 2 rates checkpoints from the matches kept in "rating_edges" (random = 0); format 1
+    # kept none and rated by K = 32 Elo updates from 1000, another scale: those numbers stay as
+    # "elo_k32" in each Elo history entry, and "elo" is None until new matches rate them.
+    payload = dict(old.get("payload", {}))
+    payload.setdefault("rating_edges", [])
+    if "best_elo" in payload:
+        payload["best_elo_k32"] = payload.pop("best_elo")
+    history = payload.get("elo_history")
+    if isinstance(history, list):
+        payload["elo_history"] = [
+            {**e, "elo": None, "ci95": None, "elo_k32": e.get("elo")} if isinstance(e, dict) else e
+            for e in history
+        ]
+    return {**old, "format_version": 2, "payload": payload}
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def migrate(data: dict[str, Any], *, source: str = "<checkpoint>") -> dict[str, Any]:

@@ -214,6 +214,8 @@ class InferenceConfig(Section):
 @dataclass(frozen=True)
 class ReplayConfig(Section):
     capacity: int = bounded(1_000_000, ge=1)  # positions held (394 bytes each)
+    # No training step while the buffer holds fewer positions: the iteration trains 0 steps, and
+    # what its positions are owed (learner.replay_ratio) is trained once the buffer has filled.
     min_positions_to_train: int = bounded(20_000, ge=1)
 
     def _validate(self) -> None:
@@ -236,8 +238,22 @@ class EvaluationConfig(Section):
     promote_threshold: float = bounded(0.55, ge=0.5, le=1.0)  # arena score share to promote
     gauntlet_every: int = bounded(10, ge=0)  # iterations between gauntlets; 0: never
     gauntlet_deals: int = bounded(100, ge=1)  # duplicate deals against each gauntlet opponent
+    # Simulations per decision of the ismcts baselines the gauntlet also plays (at 5x7 only,
+    # ~3 ms a decision at 1000); empty: none.
+    gauntlet_ismcts: tuple[int, ...] = (1000,)
     # SearchSettings fields for evaluation, over `search:` and EVAL_SEARCH_BASE.
     search: Mapping[str, Any] = search_overrides()
+
+    def _validate(self) -> None:
+        for i, simulations in enumerate(self.gauntlet_ismcts):
+            if simulations < 1:
+                raise InvalidField(
+                    f"gauntlet_ismcts[{i}]", f"simulations must be >= 1, got {simulations}"
+                )
+        if len(set(self.gauntlet_ismcts)) != len(self.gauntlet_ismcts):
+            raise InvalidField(
+                "gauntlet_ismcts", f"lists a budget twice: {list(self.gauntlet_ismcts)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng
-from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings, sample_actions
+from blobrl.mcts import Evaluator, SearchSettings, make_search, sample_actions
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class MatchResult:
     ties: int
     diff_mean: float  # mean over deals of (A - B) score per hand
     diff_ci95: float
+    # [D] mean score per hand of each side on each deal, over both seatings
+    per_deal_a: tuple[float, ...] = ()
+    per_deal_b: tuple[float, ...] = ()
 
     @property
     def a_share(self) -> float:
@@ -90,8 +93,8 @@ def play_match(
     """Play every deal from both seatings and compare A with B."""
     games = [(index, deal, swap) for index, deal in enumerate(deals) for swap in (0, 1)]
     engines = {
-        0: BatchedSearch(a.evaluator, max_games=games_in_flight, settings=a.settings),
-        1: BatchedSearch(b.evaluator, max_games=games_in_flight, settings=b.settings),
+        0: make_search(a.evaluator, max_games=games_in_flight, settings=a.settings),
+        1: make_search(b.evaluator, max_games=games_in_flight, settings=b.settings),
     }
     temps = {0: a.settings, 1: b.settings}
     # per game: (A's seat scores, B's seat scores), plus exact flags and bid errors per side
@@ -137,7 +140,7 @@ def play_match(
                 t = np.array(
                     [settings.temperature_at(int(states[i, k.F_HISTLEN])) for i in range(g)]
                 )
-                weights = result.visits if settings.root == "puct" else result.policy
+                weights = result.visits if settings.plays_visits else result.policy
                 sample_actions(weights.astype(np.float64), t, active, rs, chosen)
                 for i in np.flatnonzero(active).tolist():
                     k.apply_unchecked(states[i], int(chosen[i]))
@@ -159,7 +162,9 @@ def play_match(
             acc[1] += len(sums[0])
             acc[2] += sum(sums[1])
             acc[3] += len(sums[1])
-    diffs = np.array([acc[0] / acc[1] - acc[2] / acc[3] for acc in per_deal.values()])
+    a_means = np.array([acc[0] / acc[1] for acc in per_deal.values()])  # [D]
+    b_means = np.array([acc[2] / acc[3] for acc in per_deal.values()])  # [D]
+    diffs = a_means - b_means
     return MatchResult(
         deals=len(per_deal),
         a=_side(side_scores[0], side_exact[0], side_err[0]),
@@ -169,4 +174,6 @@ def play_match(
         ties=int((np.abs(diffs) <= 1e-9).sum()),
         diff_mean=float(diffs.mean()) if diffs.size else 0.0,
         diff_ci95=_interval(diffs),
+        per_deal_a=tuple(float(x) for x in a_means),
+        per_deal_b=tuple(float(x) for x in b_means),
     )

@@ -3,26 +3,52 @@
 The arena only says whether a network beats the previous best; the gauntlet says how strong it
 is on an absolute scale. The network plays duplicate deals (each deal once per seat, see
 :mod:`blobrl.evaluation.match`) against the uniform random agent and against the rule-based
-heuristic, at each requested table size. The deals are the same at every call with the same
-``seed``, so that successive iterations are compared on identical cards.
+heuristic, at each requested table size, and against the ``ismcts:SIMS`` search baselines at
+the first (reference) size only: at about 3 ms a decision, 100 deals of 5x7 (5 seatings x 4
+baseline seats x ~7 decisions) cost about 40 s for ``ismcts:1000``. The deals are the same at
+every call with the same ``seed``, so that successive iterations are compared on identical cards.
+Each match also reports the network's paired score share (:mod:`blobrl.evaluation.rating`).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from blobrl.agents.base import Agent, RandomAgent
 from blobrl.agents.heuristic import HeuristicAgent
+from blobrl.agents.ismcts import IsmctsAgent
 from blobrl.evaluation.match import DuplicateResult, make_deals, play_duplicate
+from blobrl.evaluation.rating import MatchEdge, paired_share
 
 # Opponent name -> factory (seeded). The names are the ones of ``blobrl.agents.load``.
 OPPONENTS: dict[str, Callable[[int], Agent]] = {
     "random": RandomAgent,
     "heuristic": lambda seed: HeuristicAgent(),
 }
+# Opponents named ``KIND:N`` (N >= 1): KIND -> factory of (N, seed).
+PARAMETRIC_OPPONENTS: dict[str, Callable[[int, int], Agent]] = {
+    "ismcts": lambda simulations, seed: IsmctsAgent(simulations, seed=seed),
+}
+
+
+def ismcts_opponent(simulations: int) -> str:
+    """The gauntlet name of the ISMCTS baseline at ``simulations`` per decision."""
+    return f"ismcts:{simulations}"
+
+
+def opponent_factory(name: str) -> Callable[[int], Agent] | None:
+    """The seeded factory of the opponent called ``name``, or None for an unknown name."""
+    if name in OPPONENTS:
+        return OPPONENTS[name]
+    kind, _, count = name.partition(":")
+    make = PARAMETRIC_OPPONENTS.get(kind)
+    if make is None or not count.isdigit() or int(count) < 1:
+        return None
+    return lambda seed: make(int(count), seed)
 
 
 @dataclass(frozen=True)
@@ -42,6 +68,8 @@ class GauntletMatch:
     diff_ci95: float
     exact_rate: float  # the network's fraction of exactly made bids
     opponent_exact_rate: float
+    share: float  # the network's paired score share, 0..1 (rating.paired_share)
+    share_se: float  # its standard error over deals (inf with one deal)
 
     @property
     def verdict(self) -> str:
@@ -56,6 +84,7 @@ class GauntletMatch:
     def from_result(
         cls, opponent: str, players: int, cards: int, result: DuplicateResult
     ) -> GauntletMatch:
+        share, share_se = paired_share(result.per_deal_agent, result.per_deal_opponents)
         return cls(
             opponent=opponent,
             players=players,
@@ -69,6 +98,8 @@ class GauntletMatch:
             diff_ci95=result.diff_ci95,
             exact_rate=result.agent.exact_rate,
             opponent_exact_rate=result.opponents.exact_rate,
+            share=share,
+            share_se=share_se,
         )
 
 
@@ -107,27 +138,39 @@ def run_gauntlet(
     sizes: Sequence[tuple[int, int]],
     deals: int,
     opponents: Sequence[str] = ("random", "heuristic"),
+    reference_opponents: Sequence[str] = (),
     iteration: int = 0,
     seed: int = 0,
     trump_mode: str = "rotation",
     scoring: str = "blob",
 ) -> GauntletResult:
-    """``agent`` against each of ``opponents`` on ``deals`` duplicate deals of each size."""
+    """``agent`` against each of ``opponents`` on ``deals`` duplicate deals of each size, and
+    against each of ``reference_opponents`` (the costly search baselines) at the first size."""
     if deals < 1:
         raise ValueError(f"deals must be >= 1, got {deals}")
-    unknown = [o for o in opponents if o not in OPPONENTS]
+    everyone = [*opponents, *reference_opponents]
+    factories: dict[str, Callable[[int], Agent]] = {}
+    unknown = []
+    for name in everyone:
+        make = opponent_factory(name)
+        if make is None:
+            unknown.append(name)
+        else:
+            factories[name] = make
     if unknown:
-        raise ValueError(f"unknown gauntlet opponents {unknown}; known: {sorted(OPPONENTS)}")
+        known = [*sorted(OPPONENTS), *(f"{kind}:N" for kind in sorted(PARAMETRIC_OPPONENTS))]
+        raise ValueError(f"unknown gauntlet opponents {unknown}; known: {known}")
     started = time.perf_counter()
     matches = []
-    for players, cards in sizes:
+    for size_index, (players, cards) in enumerate(sizes):
         # The same deals for every opponent and every call: differences between iterations
         # are then differences of play, not of cards.
         table = make_deals(players, cards, deals, seed=seed + 1_000 * players + cards)
-        for index, name in enumerate(opponents):
+        names = everyone if size_index == 0 else list(opponents)
+        for index, name in enumerate(names):
             result = play_duplicate(
                 agent,
-                OPPONENTS[name](seed + index),
+                factories[name](seed + index),
                 table,
                 trump_mode=trump_mode,
                 scoring=scoring,
@@ -138,6 +181,30 @@ def run_gauntlet(
         matches=tuple(matches),
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def gauntlet_edges(report: Mapping[str, Any], player: str) -> list[MatchEdge]:
+    """The rating edges of a gauntlet report (:meth:`GauntletResult.to_dict`) whose network
+    is called ``player``: one per match (reports from before the share was kept give none)."""
+    edges = []
+    for m in report.get("matches", []):
+        if m.get("share") is None:
+            continue
+        se = m.get("share_se")
+        edges.append(
+            MatchEdge(
+                a=player,
+                b=str(m["opponent"]),
+                kind="gauntlet",
+                iteration=int(report["iteration"]),
+                deals=int(m["deals"]),
+                share=float(m["share"]),
+                share_se=math.inf if se is None else float(se),
+                players=int(m["players"]),
+                cards=int(m["cards"]),
+            )
+        )
+    return edges
 
 
 def _finite(value: object) -> object:

@@ -49,10 +49,14 @@ class DuplicateResult:
     worse: int
     tied: int
     per_deal_diff: tuple[float, ...]
+    # [D] mean score per hand of each side on each deal (the paired score share's inputs)
+    per_deal_agent: tuple[float, ...] = ()
+    per_deal_opponents: tuple[float, ...] = ()
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out.pop("per_deal_diff")
+        for key in ("per_deal_diff", "per_deal_agent", "per_deal_opponents"):
+            out.pop(key)
         return out
 
 
@@ -142,7 +146,9 @@ def play_duplicate(
                 tally.exact += int(bids[p] == won[p])
                 tally.bid_error += abs(int(bids[p] or 0) - won[p])
     a, o = tallies
-    diffs = a.score_sum / np.maximum(a.hands, 1) - o.score_sum / np.maximum(o.hands, 1)
+    a_means = a.score_sum / np.maximum(a.hands, 1)  # [D]
+    o_means = o.score_sum / np.maximum(o.hands, 1)  # [D]
+    diffs = a_means - o_means
     return DuplicateResult(
         deals=len(deals),
         plays=len(games),
@@ -154,4 +160,6 @@ def play_duplicate(
         worse=int((diffs < -1e-9).sum()),
         tied=int((np.abs(diffs) <= 1e-9).sum()),
         per_deal_diff=tuple(float(x) for x in diffs),
+        per_deal_agent=tuple(float(x) for x in a_means),
+        per_deal_opponents=tuple(float(x) for x in o_means),
     )

@@ -3,6 +3,7 @@
 from blobrl.learner.batch import IterationMetrics, StepMetrics, TrainingBatch
 from blobrl.learner.config import LearnerConfig
 from blobrl.learner.learner import Learner, TrainingDiverged
+from blobrl.learner.reuse import realized_ratio, steps_for
 from blobrl.learner.schedule import WarmupCosineScheduler
 
 __all__ = [
@@ -13,4 +14,6 @@ __all__ = [
     "TrainingBatch",
     "TrainingDiverged",
     "WarmupCosineScheduler",
+    "realized_ratio",
+    "steps_for",
 ]

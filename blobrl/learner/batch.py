@@ -86,3 +86,8 @@ class IterationMetrics:
     grad_norm: float
     lr: float
     trick_loss: float = float("nan")
+    # Data reuse (learner.replay_ratio = samples / positions):
+    positions: int = 0  # positions the iteration's self-play games generated
+    samples: int = 0  # positions sampled for training (steps x batch size, skipped included)
+    positions_total: int = 0  # positions generated over the run, through this iteration
+    samples_total: int = 0  # positions sampled for training over the run

@@ -2,8 +2,8 @@
 root), or one information-set tree per decision with bid-weighted worlds."""
 
 from blobrl.mcts import beliefs, ismcts
-from blobrl.mcts.search import BatchedSearch, Evaluator, SearchResult, search, uniform_evaluator
 from blobrl.mcts.information_set import InformationSetSearch, make_search
+from blobrl.mcts.search import BatchedSearch, Evaluator, SearchResult, search, uniform_evaluator
 from blobrl.mcts.settings import SearchSettings
 from blobrl.mcts.tree import sample_actions
 

@@ -84,6 +84,9 @@ LEARNER_POLICY_ENTROPY = "learner/policy_entropy"
 LEARNER_VALUE_CALIBRATION_ERROR = "learner/value_calibration_error"
 LEARNER_LEARNING_RATE = "learner/learning_rate"
 LEARNER_STEPS_PER_S = "learner/steps_per_s"
+# Samples trained per position generated (learner.replay_ratio, as realized).
+LEARNER_REPLAY_RATIO_LAST = "learner/replay_ratio_last"
+LEARNER_REPLAY_RATIO_RUN = "learner/replay_ratio_run"
 # ---- eval/ --------------------------------------------------------------------------------
 EVAL_ELO = "eval/elo"
 EVAL_BEST_ELO = "eval/best_elo"
@@ -127,6 +130,18 @@ METRICS: tuple[Metric, ...] = (
     ),
     Metric(LEARNER_LEARNING_RATE, "gauge", "learning_rate", "Learning rate"),
     Metric(LEARNER_STEPS_PER_S, "gauge", "learner_steps_per_s", "Learner steps per second"),
+    Metric(
+        LEARNER_REPLAY_RATIO_LAST,
+        "gauge",
+        "replay_ratio_last",
+        "Samples trained per position generated, last trained iteration",
+    ),
+    Metric(
+        LEARNER_REPLAY_RATIO_RUN,
+        "gauge",
+        "replay_ratio_run",
+        "Samples trained per position generated, over the run",
+    ),
     Metric(EVAL_ELO, "gauge", "elo", "Elo of the latest evaluated network"),
     Metric(EVAL_BEST_ELO, "gauge", "best_elo", "Elo of the best network so far"),
     Metric(INFERENCE_BATCH_SIZE, "gauge", "inference_batch_size", "Mean rows per inference batch"),

@@ -101,32 +101,37 @@ const LAYOUT = {
   paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
 };
 const LOSSES = ["policy_loss", "value_loss", "total_loss"];
-const seen = { elo: new Set(), loss: new Set() };
+const seen = { loss: new Set() };
+const CHART_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
+const ELO_LAYOUT = { ...LAYOUT, yaxis: { title: { text: "Elo (random = 0)" } } };
 
 function initCharts() {
   if (!window.Plotly) {
     for (const id of ["elo-chart", "loss-chart"]) $(id).textContent = "charts need plotly (pip install plotly)";
     return;
   }
-  const config = { displaylogo: false, displayModeBar: false, responsive: true };
-  Plotly.newPlot("elo-chart", [
-    { x: [], y: [], name: "Elo", mode: "lines+markers", hovertemplate: "iteration %{x}<br>Elo %{y:.0f}<extra></extra>" },
-    { x: [], y: [], name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },
-  ], { ...LAYOUT, yaxis: { title: { text: "Elo" } } }, config);
+  const config = CHART_CONFIG;
+  Plotly.newPlot("elo-chart", eloTraces([]), ELO_LAYOUT, config);
   Plotly.newPlot("loss-chart", LOSSES.map((k) => ({ x: [], y: [], name: k.replace("_", " "), mode: "lines+markers" })),
     { ...LAYOUT, yaxis: { title: { text: "loss" } } }, config);
   ui.charts = true;
 }
 
-function addElo(points) {
-  const fresh = points.filter((p) => p.elo != null && !seen.elo.has(p.iteration));
-  if (!ui.charts || !fresh.length) return;
-  fresh.forEach((p) => seen.elo.add(p.iteration));
-  Plotly.extendTraces("elo-chart", { x: [fresh.map((p) => p.iteration)], y: [fresh.map((p) => p.elo)] }, [0]);
-  const promoted = fresh.filter((p) => p.promoted);
-  if (promoted.length) {
-    Plotly.extendTraces("elo-chart", { x: [promoted.map((p) => p.iteration)], y: [promoted.map((p) => p.elo)] }, [1]);
-  }
+// Ratings are refitted from all matches whenever one comes in, so the whole series is redrawn.
+function eloTraces(points) {
+  const rated = points.filter((p) => p.elo != null).sort((a, b) => a.iteration - b.iteration);
+  const promoted = rated.filter((p) => p.promoted);
+  return [
+    { x: rated.map((p) => p.iteration), y: rated.map((p) => p.elo), customdata: rated.map((p) => p.ci95 ?? 0),
+      error_y: { type: "data", array: rated.map((p) => p.ci95 ?? 0), visible: true, thickness: 1 },
+      name: "Elo", mode: "lines+markers", hovertemplate: "iteration %{x}<br>Elo %{y:.0f} ± %{customdata:.0f}<extra></extra>" },
+    { x: promoted.map((p) => p.iteration), y: promoted.map((p) => p.elo), name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },
+  ];
+}
+
+async function refreshElo() {
+  if (!ui.charts) return;
+  try { Plotly.react("elo-chart", eloTraces(await getJSON("/api/history/elo")), ELO_LAYOUT, CHART_CONFIG); } catch (e) { /* next event */ }
 }
 
 function addLoss(points) {
@@ -140,7 +145,7 @@ function addLoss(points) {
 }
 
 async function fillHistory() {
-  try { addElo(await getJSON("/api/history/elo")); } catch (e) { /* next reconnect */ }
+  await refreshElo();
   try { addLoss(await getJSON("/api/history/loss")); } catch (e) { /* next reconnect */ }
 }
 
@@ -196,7 +201,7 @@ function onUpdate(update) {
       soon(refresh, 100);
       refreshDetails();
       break;
-    case "evaluation": addElo([d]); refreshDetails(); break;
+    case "evaluation": case "gauntlet": refreshElo(); refreshDetails(); break;
     case "phase": refreshDetails(); soon(refresh, 100); break;
     case "error": showState("error"); message("error: " + (d.message || "unknown"), true); break;
   }

@@ -38,6 +38,9 @@ class MemoryJournal:
         last = max(self.checkpoints)
         return last, self.checkpoints[last]
 
+    def checkpoint(self, iteration):
+        return self.checkpoints.get(iteration)
+
     def best_weights(self):
         return self.best[-1][2] if self.best else None
 

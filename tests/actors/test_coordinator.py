@@ -11,6 +11,7 @@ from blobrl.actors.compose import Resources, build
 from blobrl.actors.control import PAUSED, RUNNING, STOPPED, TRANSITIONS
 from blobrl.actors.handles import call_now
 from blobrl.config import config_from_dict
+from blobrl.evaluation import MatchEdge, RatingLedger, checkpoint_player
 
 from .fakes import MemoryJournal
 
@@ -270,8 +271,10 @@ def test_a_restarted_learner_continues_from_the_last_checkpoint(when):
 
 def test_the_gauntlet_runs_on_schedule_and_its_history_is_checkpointed():
     config = tiny_config(
-        iterations=3, evaluation={"arena_deals": 2, "gauntlet_every": 2, "gauntlet_deals": 4}
-    )
+        iterations=3,
+        evaluation={"arena_deals": 2, "gauntlet_every": 2, "gauntlet_deals": 4,
+                    "gauntlet_ismcts": [4]},
+    )  # fmt: skip
     journal = MemoryJournal()
     system, thread, result = start(config, journal)
     thread.join(300)
@@ -280,4 +283,86 @@ def test_the_gauntlet_runs_on_schedule_and_its_history_is_checkpointed():
     history = journal.checkpoints[3]["gauntlet_history"]
     assert [entry["iteration"] for entry in history] == [2, 3]  # every 2nd and the last
     opponents = {m["opponent"] for m in history[0]["matches"]}
-    assert opponents == {"random", "heuristic"}
+    assert opponents == {"random", "heuristic", "ismcts:4"}
+
+
+def test_arenas_and_gauntlets_rate_every_network_against_random():
+    config = tiny_config(
+        iterations=3,
+        evaluation={"arena_deals": 4, "gauntlet_every": 2, "gauntlet_deals": 3,
+                    "gauntlet_ismcts": [4]},
+    )  # fmt: skip
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    thread.join(300)
+    system.shutdown()
+    assert result["status"].error is None
+    coord = coordinator(system)
+    payload = journal.checkpoints[3]
+    edges = [MatchEdge.from_dict(e) for e in payload["rating_edges"]]
+    arenas = [e for e in edges if e.kind == "arena"]
+    # One arena per entry of the Elo history (an arena overtaken by a newer one is skipped).
+    assert [e.a for e in arenas] == [checkpoint_player(h["iteration"]) for h in coord.elo_history]
+    assert {"iter_1", "iter_3"} <= {e.a for e in arenas}
+    assert all(e.b == checkpoint_player(h["best_version"])
+               for e, h in zip(arenas, coord.elo_history, strict=True))  # fmt: skip
+    # Gauntlets of iterations 2 and 3: random and heuristic at 5x7 and 4x3, ismcts at 5x7.
+    gauntlet = sorted((e.a, e.b, e.players) for e in edges if e.kind == "gauntlet")
+    assert len(gauntlet) == 10 and ("iter_2", "ismcts:4", 5) in gauntlet
+    # Every candidate is chained to random, through its arena and the gauntlets.
+    refit = RatingLedger(edges, players=["heuristic", "ismcts:4"])
+    for entry in coord.elo_history:
+        rating = refit.get(checkpoint_player(entry["iteration"]))
+        assert entry["elo"] == pytest.approx(rating.elo) and rating.elo is not None
+        assert entry["ci95"] == pytest.approx(rating.ci95) and entry["ci95"] > 0
+        assert {"promoted", "share", "score_share", "elo_diff"} <= set(entry)
+    view = coord.rating_view()
+    assert view["baselines"]["random"] == {"elo": 0.0, "ci95": 0.0}
+    assert view["baselines"]["heuristic"]["elo"] == pytest.approx(refit.get("heuristic").elo)
+    assert view["baselines"]["ismcts:4"]["ci95"] > 0
+    best = refit.get(checkpoint_player(coord.best_version))
+    assert view["best_elo"] == pytest.approx(best.elo)
+    assert payload["best_elo"] == pytest.approx(best.elo)
+
+
+def test_training_reuses_each_position_as_often_as_the_replay_ratio_says():
+    from blobrl.api.models import LossPoint, MetricsResponse
+
+    config = tiny_config(
+        iterations=3,
+        learner={"batch_size": 16, "replay_ratio": 1.5, "warmup_iterations": 1},
+    )
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    thread.join(300)
+    coord = coordinator(system)
+    metrics = MetricsResponse.model_validate(coord.metrics())
+    system.shutdown()
+    assert result["status"].error is None
+    generated = sum(g.num_positions for g in journal.games)
+    history = [LossPoint.model_validate(entry) for entry in coord.loss_history]
+    for point, it in zip(history, (1, 2, 3), strict=True):
+        # Each iteration trains on what its own games generated, within a batch.
+        assert point.positions == sum(g.num_positions for g in journal.games if g.iteration == it)
+        assert point.samples == 16 * point.steps
+        assert abs(point.samples - 1.5 * point.positions) <= 16
+    assert metrics.replay_ratio == 1.5
+    assert metrics.positions_generated == generated
+    assert metrics.samples_trained == sum(p.samples for p in history)
+    assert metrics.replay_ratio_run == pytest.approx(1.5, rel=0.10)
+    assert metrics.replay_ratio_last == pytest.approx(history[-1].samples / history[-1].positions)
+
+
+def test_no_iteration_trains_before_the_buffer_holds_min_positions_to_train():
+    config = tiny_config(iterations=2, replay={"capacity": 4000, "min_positions_to_train": 4000})
+    journal = MemoryJournal()
+    system, thread, result = start(config, journal)
+    thread.join(300)
+    system.shutdown()
+    status = result["status"]
+    assert sum(g.num_positions for g in journal.games) < 4000
+    # Self-play and the schedule go on; the iterations train nothing, and say so.
+    assert status.error is None and status.trained_iterations == 2 and status.games_played == 48
+    losses = journal.checkpoints[2]["loss_history"]
+    assert [(entry["steps"], entry["samples"]) for entry in losses] == [(0, 0), (0, 0)]
+    assert all(entry["positions"] > 0 for entry in losses)

@@ -63,14 +63,22 @@ def loss_entry(iteration: int) -> dict[str, Any]:
         "value_error": 0.2,
         "grad_norm": math.nan,  # a skipped step: must come out as null
         "lr": 5e-4,
+        "positions": 4000,
+        "samples": 10240,
+        "positions_total": 4000 * iteration,
+        "samples_total": 10240 * iteration,
     }
 
 
 def elo_entry(iteration: int) -> dict[str, Any]:
     return {
         "iteration": iteration,
-        "elo": 1500.0 + 20 * iteration,
+        "elo": 100.0 + 20 * iteration,  # rating, random = 0
+        "ci95": 30.0,
         "share": 0.56,
+        "score_share": 0.53,
+        "elo_diff": 20.9,
+        "elo_diff_ci95": 25.0,
         "promoted": iteration % 2 == 0,
         "candidate_score": 3.0,
         "best_score": 2.5,
@@ -132,8 +140,15 @@ class FakeCoordinator:
             "policy_entropy": 1.5,
             "value_calibration_error": 0.2,
             "learning_rate": 5e-4,
-            "elo": 1540.0,
-            "best_elo": 1540.0,
+            "elo": 140.0,
+            "elo_ci95": 30.0,
+            "best_elo": 140.0,
+            "best_elo_ci95": 30.0,
+            "baselines": {
+                "random": {"elo": 0.0, "ci95": 0.0},
+                "heuristic": {"elo": 180.0, "ci95": 40.0},
+                "ismcts:1000": {"elo": None, "ci95": None},  # not placed yet
+            },
             "best_version": 2,
             "games_played": self.games_played,
             "games_per_min": 60.0,
@@ -145,6 +160,11 @@ class FakeCoordinator:
             "inference_queue_wait_ms": None,
             "gpu_memory_bytes": 0,
             "learner_steps_per_s": 3.0,
+            "replay_ratio": 2.5,
+            "replay_ratio_last": 2.56,
+            "replay_ratio_run": 2.5,
+            "positions_generated": 8000,
+            "samples_trained": 20000,
             "actors": 2,
             "timestamp": time.time(),
             "something_new": 1,  # not in the schema: dropped

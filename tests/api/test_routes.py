@@ -49,11 +49,30 @@ def test_non_finite_numbers_come_out_as_null_and_unknown_fields_are_dropped(clie
     assert [p["grad_norm"] for p in loss] == [None, None]
 
 
+def test_metrics_give_the_best_rating_and_the_fixed_agents(client):
+    metrics = client.get("/api/metrics").json()
+    assert metrics["best_elo"] == 140.0 and metrics["best_elo_ci95"] == 30.0
+    assert metrics["baselines"]["random"] == {"elo": 0.0, "ci95": 0.0}
+    assert metrics["baselines"]["heuristic"] == {"elo": 180.0, "ci95": 40.0}
+    assert metrics["baselines"]["ismcts:1000"] == {"elo": None, "ci95": None}
+
+
+def test_metrics_and_loss_history_report_the_data_reuse(client):
+    metrics = client.get("/api/metrics").json()
+    assert metrics["replay_ratio"] == 2.5  # configured
+    assert metrics["replay_ratio_last"] == 2.56 and metrics["replay_ratio_run"] == 2.5
+    assert metrics["samples_trained"] / metrics["positions_generated"] == 2.5
+    loss = client.get("/api/history/loss").json()
+    assert [(p["positions"], p["samples"]) for p in loss] == [(4000, 10240), (4000, 10240)]
+    assert [p["samples_total"] for p in loss] == [10240, 20480]
+
+
 def test_history_series_are_in_iteration_order(client, fake):
     fake.history_data["elo"].reverse()
     elo = client.get("/api/history/elo").json()
     assert [p["iteration"] for p in elo] == [1, 2]
-    assert [EloPoint.model_validate(p).elo for p in elo] == [1520.0, 1540.0]
+    assert [EloPoint.model_validate(p).elo for p in elo] == [120.0, 140.0]
+    assert [p["ci95"] for p in elo] == [30.0, 30.0] and elo[0]["elo_diff"] == 20.9
     loss = client.get("/api/history/loss").json()
     assert [LossPoint.model_validate(p).iteration for p in loss] == [1, 2]
 

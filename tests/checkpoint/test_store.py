@@ -99,7 +99,9 @@ def test_a_newer_format_is_refused(tmp_path):
     store = CheckpointStore(tmp_path)
     future = FORMAT_VERSION + 1
     write_raw(store, 4, {"format_version": future, "iteration": 4, "payload": {}})
-    with pytest.raises(CheckpointError, match=rf"newer blobrl \(format {future} > 1\)"):
+    with pytest.raises(
+        CheckpointError, match=rf"newer blobrl \(format {future} > {FORMAT_VERSION}\)"
+    ):
         store.load()
 
 
@@ -109,10 +111,25 @@ def test_format_0_is_migrated(tmp_path):
     write_raw(store, 9, {"iter": 9, "model": weights, "elo_history": [10.0]})
     ckpt = store.load()
     assert ckpt.format_version == 0 and ckpt.iteration == 9
-    assert set(ckpt.payload) == {"model", "elo_history"}
+    assert set(ckpt.payload) == {"model", "elo_history", "rating_edges"}
     assert torch.equal(ckpt.payload["model"]["w"], weights["w"])
     model, meta = load_weights(store.dir / iteration_file(9))
     assert meta == {"iteration": 9} and torch.equal(model["w"], weights["w"])
+
+
+def test_format_1_keeps_its_k32_elo_aside_and_has_no_rating_edges(tmp_path):
+    store = CheckpointStore(tmp_path)
+    entry = {"iteration": 1, "elo": 1016.0, "share": 0.6, "promoted": True}
+    payload = {"elo_history": [entry], "best_elo": 1016.0, "games_played": 5}
+    write_raw(store, 1, {"format_version": 1, "iteration": 1, "payload": payload})
+    ckpt = store.load()
+    assert ckpt.format_version == 1 and ckpt.payload["rating_edges"] == []
+    assert ckpt.payload["elo_history"] == [
+        {"iteration": 1, "elo": None, "ci95": None, "elo_k32": 1016.0, "share": 0.6,
+         "promoted": True}
+    ]  # fmt: skip
+    assert ckpt.payload["best_elo_k32"] == 1016.0 and "best_elo" not in ckpt.payload
+    assert ckpt.payload["games_played"] == 5
 
 
 def test_pickled_objects_are_refused_on_save_and_load(tmp_path):

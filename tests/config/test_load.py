@@ -198,6 +198,47 @@ def test_errors_of_other_packages_records_name_their_field(tmp_path):
     assert err.key == "search.root" and "'alpha'" in err.reason
 
 
+@pytest.mark.parametrize("name", ["aggressive", "conservative", "smoke"])
+def test_shipped_configs_set_their_data_reuse(name):
+    text = (CONFIGS / f"{name}.yaml").read_text()
+    assert "replay_ratio:" in text and "steps_per_iteration" not in text
+    config = load_config(CONFIGS / f"{name}.yaml")
+    assert config.learner.replay_ratio is not None and config.learner.steps_per_iteration is None
+
+
+def test_the_replay_ratio_defaults_unless_a_step_count_is_fixed(tmp_path):
+    from blobrl.learner.config import DEFAULT_REPLAY_RATIO
+
+    config = load_config(write(tmp_path, minimal()))
+    assert config.learner.replay_ratio == DEFAULT_REPLAY_RATIO
+    assert config.learner.steps_per_iteration is None
+    data = minimal()
+    data["learner"] = {"replay_ratio": 2}  # an int reads as the float it is
+    assert load_config(write(tmp_path, data)).learner.replay_ratio == 2.0
+    data["learner"] = {"steps_per_iteration": 50}
+    fixed = load_config(write(tmp_path, data))
+    assert fixed.learner.replay_ratio is None and fixed.learner.steps_per_iteration == 50
+    assert config_from_dict(fixed.to_dict(), environ={}) == fixed
+
+
+@pytest.mark.parametrize(
+    ("learner", "key", "expected"),
+    [
+        ({"replay_ratio": 0}, "replay_ratio", "must be a number > 0"),
+        ({"replay_ratio": -1.5}, "replay_ratio", "must be a number > 0"),
+        ({"replay_ratio": float("nan")}, "replay_ratio", "must be a number > 0"),
+        ({"replay_ratio": "lots"}, "replay_ratio", "expected float or null"),
+        ({"replay_ratio": 2.0, "steps_per_iteration": 100}, "replay_ratio", "exclusive"),
+        ({"steps_per_iteration": 0}, "steps_per_iteration", ">= 1"),
+    ],
+)
+def test_bad_data_reuse_settings_name_the_key(tmp_path, learner, key, expected):
+    data = minimal()
+    data["learner"] = learner
+    err = error_of(tmp_path, data)
+    assert err.key == f"learner.{key}" and expected in err.reason
+
+
 def test_weights_must_sum_to_one(tmp_path):
     data = minimal()
     data["game_mix"][2]["weight"] = 0.1

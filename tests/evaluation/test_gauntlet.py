@@ -9,7 +9,12 @@ import torch
 
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.agents import HeuristicAgent, RandomAgent
-from blobrl.evaluation.gauntlet import gauntlet_sizes, run_gauntlet
+from blobrl.evaluation.gauntlet import (
+    gauntlet_edges,
+    gauntlet_sizes,
+    opponent_factory,
+    run_gauntlet,
+)
 from blobrl.mcts import SearchSettings
 from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes
 
@@ -95,3 +100,52 @@ def test_one_deal_gauntlet_has_no_interval_but_stays_json():
     report = service.gauntlet(_weights(1), iteration=1)
     assert all(m["diff_ci95"] is None for m in report["matches"])
     json.dumps(report, allow_nan=False)
+
+
+def test_search_baselines_are_named_by_their_budget():
+    assert opponent_factory("ismcts:25")(3).name == "ismcts:25"
+    for bad in ("ismcts", "ismcts:0", "ismcts:x", "heuristic:5", "nobody"):
+        assert opponent_factory(bad) is None
+    with pytest.raises(ValueError, match=r"unknown gauntlet opponents \['ismcts:0'\]"):
+        run_gauntlet(RandomAgent(0), sizes=[(4, 3)], deals=2, reference_opponents=["ismcts:0"])
+
+
+def test_reference_opponents_play_the_first_size_only_and_every_match_gives_an_edge():
+    result = run_gauntlet(
+        HeuristicAgent(),
+        sizes=[(4, 2), (3, 2)],
+        deals=3,
+        opponents=["random"],
+        reference_opponents=["ismcts:8"],
+        iteration=4,
+    )
+    assert [(m.opponent, m.players, m.cards) for m in result.matches] == [
+        ("random", 4, 2),
+        ("ismcts:8", 4, 2),
+        ("random", 3, 2),
+    ]
+    report = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    edges = gauntlet_edges(report, "iter_4")
+    assert [(e.a, e.b, e.players, e.iteration, e.kind) for e in edges] == [
+        ("iter_4", "random", 4, 4, "gauntlet"),
+        ("iter_4", "ismcts:8", 4, 4, "gauntlet"),
+        ("iter_4", "random", 3, 4, "gauntlet"),
+    ]
+    for e, m in zip(edges, result.matches, strict=True):
+        assert e.share == m.share and e.share_se == m.share_se and e.deals == 3
+        assert 0 <= e.share <= 1
+    # An older report, without shares, gives no edges.
+    for row in report["matches"]:
+        row.pop("share")
+    assert gauntlet_edges(report, "iter_4") == []
+
+
+def test_evaluator_service_gauntlet_plays_the_ismcts_budgets_at_5x7():
+    service = EvaluatorService(
+        TINY, QUICK, deals=[(4, 3)], arena_deals=1, gauntlet_deals=1, gauntlet_ismcts=[4],
+        torch_threads=None,
+    )  # fmt: skip
+    report = service.gauntlet(_weights(2), iteration=3)
+    rows = {(m["opponent"], m["players"], m["cards"]) for m in report["matches"]}
+    assert ("ismcts:4", 5, 7) in rows and ("ismcts:4", 4, 3) not in rows
+    assert all(m["share_se"] is None for m in report["matches"])  # one deal: no interval

@@ -48,3 +48,12 @@ def test_search_agents_play_batched_matches():
     agent = ModelAgent(evaluator, settings=play_settings(2, 6))
     result = play_duplicate(agent, HeuristicAgent(), make_deals(4, 3, 6, seed=0))
     assert result.plays == 24 and result.agent.hands == 24
+
+
+def test_per_deal_scores_are_each_sides_mean_per_hand_and_give_the_differences():
+    result = play_duplicate(HeuristicAgent(), RandomAgent(4), make_deals(4, 3, 9, seed=8))
+    a, o = result.per_deal_agent, result.per_deal_opponents
+    assert len(a) == len(o) == 9
+    assert result.per_deal_diff == pytest.approx([x - y for x, y in zip(a, o, strict=True)])
+    assert sum(a) / 9 == pytest.approx(result.agent.mean_score)
+    assert "per_deal_agent" not in result.to_dict()

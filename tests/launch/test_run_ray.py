@@ -31,7 +31,7 @@ def smoke_config(tmp_path: Path, **changes) -> Path:
     config = yaml.safe_load(SMOKE.read_text())
     for phase in config["schedule"]["phases"]:
         phase["games_per_iteration"] = 300
-    config["learner"]["steps_per_iteration"] = 20
+    config["learner"]["replay_ratio"] = 0.65  # ~20 steps of 256 per 300 games
     config["replay"]["min_positions_to_train"] = 1000
     for dotted, value in changes.items():
         *parents, leaf = dotted.split(".")

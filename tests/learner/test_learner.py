@@ -131,8 +131,16 @@ def test_end_iteration_reports_means_and_advances_the_lr():
 
 def test_run_iteration_takes_the_configured_number_of_steps():
     learner = make_learner(steps_per_iteration=4)
-    summary = learner.run_iteration(synthetic_batch)
+    summary = learner.run_iteration(synthetic_batch, positions=10_000)
     assert summary.steps == 4 and learner.total_steps == 4
+    assert summary.samples == 4 * 64 and summary.positions == 10_000
+
+
+def test_run_iteration_takes_the_steps_the_replay_ratio_owes():
+    learner = make_learner(replay_ratio=2.0, batch_size=64)
+    summary = learner.run_iteration(synthetic_batch, positions=160)  # 320 samples: 5 batches
+    assert summary.steps == 5 and summary.samples == 320
+    assert (summary.positions_total, summary.samples_total) == (160, 320)
 
 
 def test_state_dict_round_trip_resumes_identically():

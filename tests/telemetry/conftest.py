@@ -44,6 +44,11 @@ def sample_metrics(**overrides: Any) -> dict[str, Any]:
         "inference_queue_wait_ms": 1.5,
         "gpu_memory_bytes": 0,
         "learner_steps_per_s": 12.5,
+        "replay_ratio": 2.5,
+        "replay_ratio_last": 2.4,
+        "replay_ratio_run": 2.5,
+        "positions_generated": 40000,
+        "samples_trained": 100000,
         "actors": 4,
         "timestamp": 1.0,
     }
