@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from blobrl.game import BID_BASE, from_deal, new_game, parse_card
