@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from blobrl.agents import Agent, AgentSpecError, load
-from blobrl.evaluation.match import DuplicateResult, make_deals, play_duplicate
+from blobrl.evaluation.match import DuplicateResult, combine, make_deals, play_duplicate
 from blobrl.game import GameError, check_deal_size
 from blobrl.game.state import SCORINGS, TRUMP_MODES
 
@@ -27,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="python -m blobrl.evaluate",
         description="Duplicate-deal match: the agent takes every seat of each deal in turn, the "
-        "opponents' agent the others. Specs: random, heuristic, a checkpoint path "
-        "(PATH.pt, PATH.pt@KxS, PATH.pt@KxS-puct, PATH.pt@raw), or package.module:factory.",
+        "opponents' agent the others. Specs: random, heuristic, ismcts:SIMS, a checkpoint path "
+        "(PATH.pt, PATH.pt@KxS, PATH.pt@KxS-puct, PATH.pt@isS, PATH.pt@raw), or "
+        "package.module:factory.",
     )
     p.add_argument("--agent", required=True, metavar="SPEC")
     p.add_argument("--opponents", required=True, metavar="SPEC")
@@ -47,7 +50,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="torch threads (default 1: the batches of a match are small, and more threads "
         "were several times slower on a 2-core machine)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="W",
+        help="processes that play the deals in parallel (default 1); each loads both agents",
+    )
     return p
+
+
+def _play_part(
+    agent_spec: str,
+    opponents_spec: str,
+    seed: int,
+    deals: list,
+    trump_mode: str,
+    scoring: str,
+    threads: int,
+) -> DuplicateResult:
+    """One worker's share of a match (a top-level function, so processes can run it)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    agent = load(agent_spec, seed=seed)
+    opponents = load(opponents_spec, seed=seed + 1)
+    return play_duplicate(agent, opponents, deals, trump_mode=trump_mode, scoring=scoring)
 
 
 def format_table(result: DuplicateResult, *, header: str) -> str:
@@ -91,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return _bad(f"--players/--cards: {e}")
     if args.deals < 1:
         return _bad(f"--deals must be >= 1, got {args.deals}")
+    if args.workers < 1:
+        return _bad(f"--workers must be >= 1, got {args.workers}")
     agents: dict[str, Agent] = {}
     for flag, spec in (("--agent", args.agent), ("--opponents", args.opponents)):
         try:
@@ -99,13 +129,37 @@ def main(argv: list[str] | None = None) -> int:
             return _bad(f"{flag}: {e}")
     deals = make_deals(args.players, args.cards, args.deals, seed=args.seed)
     started = time.perf_counter()
-    result = play_duplicate(
-        agents["--agent"],
-        agents["--opponents"],
-        deals,
-        trump_mode=args.trump_mode,
-        scoring=args.scoring,
-    )
+    workers = min(args.workers, len(deals))
+    if workers == 1:
+        result = play_duplicate(
+            agents["--agent"],
+            agents["--opponents"],
+            deals,
+            trump_mode=args.trump_mode,
+            scoring=args.scoring,
+        )
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            parts = pool.map(
+                _play_part,
+                *zip(
+                    *[
+                        (
+                            args.agent,
+                            args.opponents,
+                            args.seed,
+                            deals[w::workers],
+                            args.trump_mode,
+                            args.scoring,
+                            args.threads,
+                        )
+                        for w in range(workers)
+                    ],
+                    strict=True,
+                ),
+            )
+            result = combine(list(parts))
     seconds = time.perf_counter() - started
     if args.json:
         out = {

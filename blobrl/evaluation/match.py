@@ -60,6 +60,26 @@ class DuplicateResult:
         return out
 
 
+def combine(parts: Sequence[DuplicateResult]) -> DuplicateResult:
+    """One result of matches played on disjoint sets of deals (as parallel workers do)."""
+
+    def tally(side: str) -> _Tally:
+        means = np.concatenate([np.asarray(getattr(r, f"per_deal_{side}"), float) for r in parts])
+        hands_each = [getattr(r, side).hands / max(r.deals, 1) for r in parts]
+        hands = np.concatenate(
+            [np.full(r.deals, h) for r, h in zip(parts, hands_each, strict=True)]
+        )
+        summaries = [getattr(r, side) for r in parts]
+        return _Tally(
+            means * hands,
+            hands,
+            exact=round(sum(x.exact_rate * x.hands for x in summaries)),
+            bid_error=round(sum(x.mean_bid_error * x.hands for x in summaries)),
+        )
+
+    return _result(tally("agent"), tally("opponents"), plays=sum(r.plays for r in parts))
+
+
 def make_deals(num_players: int, num_cards: int, count: int, *, seed: int = 0) -> list[Deal]:
     """``count`` deals of one size with seeds derived from ``seed``."""
     base = np.random.SeedSequence(seed).generate_state(1)[0]
@@ -145,13 +165,16 @@ def play_duplicate(
                 tally.hands[d] += 1
                 tally.exact += int(bids[p] == won[p])
                 tally.bid_error += abs(int(bids[p] or 0) - won[p])
-    a, o = tallies
+    return _result(*tallies, plays=len(games))
+
+
+def _result(a: _Tally, o: _Tally, *, plays: int) -> DuplicateResult:
     a_means = a.score_sum / np.maximum(a.hands, 1)  # [D]
     o_means = o.score_sum / np.maximum(o.hands, 1)  # [D]
     diffs = a_means - o_means
     return DuplicateResult(
-        deals=len(deals),
-        plays=len(games),
+        deals=int(a.score_sum.size),
+        plays=plays,
         agent=a.summary(),
         opponents=o.summary(),
         diff_mean=float(diffs.mean()) if diffs.size else 0.0,

@@ -32,6 +32,17 @@ def test_evaluate_json(capsys):
     assert set(data["agent"]) >= {"mean_score", "ci95", "exact_rate", "mean_bid_error"}
 
 
+def test_evaluate_in_parallel_workers_gives_the_one_process_result(capsys):
+    argv = ["--agent", "ismcts:40", "--opponents", "heuristic", "--deals", "6", "--json"]
+    assert evaluate(argv) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert evaluate([*argv, "--workers", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    for key in ("deals", "plays", "diff_mean", "better", "worse", "tied"):
+        assert parallel[key] == pytest.approx(single[key]), key
+    assert parallel["agent"] == pytest.approx(single["agent"])
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
@@ -40,6 +51,7 @@ def test_evaluate_json(capsys):
         (["--agent", "heuristic", "--opponents", "random", "--players", "7", "--cards", "8"],
          "56 cards"),
         (["--agent", "heuristic", "--opponents", "random", "--deals", "0"], "--deals"),
+        (["--agent", "heuristic", "--opponents", "random", "--workers", "0"], "--workers"),
         (["--agent", "heuristic", "--opponents", "random", "--players", "x"], "invalid int"),
         (["--agent", "heuristic"], "--opponents"),
     ],

@@ -57,3 +57,26 @@ def test_per_deal_scores_are_each_sides_mean_per_hand_and_give_the_differences()
     assert result.per_deal_diff == pytest.approx([x - y for x, y in zip(a, o, strict=True)])
     assert sum(a) / 9 == pytest.approx(result.agent.mean_score)
     assert "per_deal_agent" not in result.to_dict()
+
+
+def test_results_of_disjoint_deal_sets_combine_into_the_whole_match():
+    from blobrl.agents.ismcts import IsmctsAgent
+    from blobrl.evaluation.match import combine
+
+    deals = make_deals(4, 5, 12, seed=3)
+    # both sides decide from the situation alone, so splitting the deals changes nothing
+    whole = play_duplicate(IsmctsAgent(60, seed=1), HeuristicAgent(), deals)
+    parts = [
+        play_duplicate(IsmctsAgent(60, seed=1), HeuristicAgent(), deals[i::3]) for i in range(3)
+    ]
+    merged = combine(parts)
+    assert merged.deals == 12 and merged.plays == whole.plays
+    assert merged.diff_mean == pytest.approx(whole.diff_mean)
+    assert merged.diff_ci95 == pytest.approx(whole.diff_ci95)
+    for side in ("agent", "opponents"):
+        a, b = getattr(merged, side), getattr(whole, side)
+        assert a.mean_score == pytest.approx(b.mean_score)
+        assert a.exact_rate == pytest.approx(b.exact_rate)
+        assert a.mean_bid_error == pytest.approx(b.mean_bid_error)
+        assert a.hands == b.hands
+    assert (merged.better, merged.worse, merged.tied) == (whole.better, whole.worse, whole.tied)
