@@ -204,6 +204,52 @@ def search_roots(quick: bool) -> dict[str, float]:
     return {f"{name}_1x8_score_per_hand": totals[name] / counts[name] for name in totals}
 
 
+def search_baseline(quick: bool) -> dict[str, float]:
+    """The ``ismcts`` baseline and a model agent's decision at 1,000 simulations.
+
+    ``ismcts_sims_per_s``: information-set MCTS with random rollouts on the first lead of 5x7
+    hands (bids made at random). ``model_agent_s_per_decision_1k``: one decision of one game of
+    a model agent with the default (untrained) network searching 1,000 simulations: the
+    information-set search with 64 bid-weighted worlds and greedy rollouts (network rows for the
+    world weights included); ``model_agent_worlds_s_per_decision_1k`` the same budget over
+    determinized worlds (8 x 125, Gumbel root) for comparison.
+    """
+    from blobrl.agents import ModelAgent, play_settings
+    from blobrl.agents.ismcts import IsmctsAgent, ismcts_settings
+    from blobrl.nn import NetworkConfig, TorchEvaluator, build_network
+
+    rng = np.random.default_rng(0)
+    positions = []
+    for seed in range(8 if quick else 32):
+        state = new_game(PLAYERS, CARDS, seed=70_000 + seed)
+        while state.phase == "bidding":
+            legal = state.legal_actions()
+            state.apply(int(legal[rng.integers(len(legal))]))
+        positions.append(state)
+    baseline = IsmctsAgent(1000, seed=0)
+    baseline.act(positions[0])  # compile
+    start = time.perf_counter()
+    for state in positions:
+        baseline.act(state)
+    out = {"ismcts_sims_per_s": 1000 * len(positions) / (time.perf_counter() - start)}
+    evaluator = TorchEvaluator(build_network(NetworkConfig()))
+    agents = {
+        "model_agent_s_per_decision_1k": ModelAgent(
+            evaluator, settings=ismcts_settings(1000, rollout="greedy", belief_pool=64)
+        ),
+        "model_agent_worlds_s_per_decision_1k": ModelAgent(
+            evaluator, settings=play_settings(8, 125, root="gumbel")
+        ),
+    }
+    for key, agent in agents.items():
+        agent.act(positions[0])  # compile and warm up
+        start = time.perf_counter()
+        for state in positions[:8]:
+            agent.act(state)
+        out[key] = (time.perf_counter() - start) / 8
+    return out
+
+
 SUITES: dict[str, Callable[..., dict[str, float]]] = {
     "engine": engine,
     "determinization": determinization,
@@ -211,6 +257,7 @@ SUITES: dict[str, Callable[..., dict[str, float]]] = {
     "forward": forward,
     "selfplay": selfplay,
     "search_roots": search_roots,
+    "search_baseline": search_baseline,
     "inference": inference,
     "game_log": gamelog,
     "actors": actors,

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import multiprocessing
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 from blobrl.agents import Agent, AgentSpecError, load
-from blobrl.evaluation.match import DuplicateResult, combine, make_deals, play_duplicate
+from blobrl.evaluation.match import DuplicateResult, make_deals, play_duplicate
+from blobrl.evaluation.parallel import play_parallel
 from blobrl.game import GameError, check_deal_size
 from blobrl.game.state import SCORINGS, TRUMP_MODES
 
@@ -58,24 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes that play the deals in parallel (default 1); each loads both agents",
     )
     return p
-
-
-def _play_part(
-    agent_spec: str,
-    opponents_spec: str,
-    seed: int,
-    deals: list,
-    trump_mode: str,
-    scoring: str,
-    threads: int,
-) -> DuplicateResult:
-    """One worker's share of a match (a top-level function, so processes can run it)."""
-    import torch
-
-    torch.set_num_threads(threads)
-    agent = load(agent_spec, seed=seed)
-    opponents = load(opponents_spec, seed=seed + 1)
-    return play_duplicate(agent, opponents, deals, trump_mode=trump_mode, scoring=scoring)
 
 
 def format_table(result: DuplicateResult, *, header: str) -> str:
@@ -129,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             return _bad(f"{flag}: {e}")
     deals = make_deals(args.players, args.cards, args.deals, seed=args.seed)
     started = time.perf_counter()
-    workers = min(args.workers, len(deals))
-    if workers == 1:
+    if args.workers == 1:
         result = play_duplicate(
             agents["--agent"],
             agents["--opponents"],
@@ -139,27 +119,16 @@ def main(argv: list[str] | None = None) -> int:
             scoring=args.scoring,
         )
     else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            parts = pool.map(
-                _play_part,
-                *zip(
-                    *[
-                        (
-                            args.agent,
-                            args.opponents,
-                            args.seed,
-                            deals[w::workers],
-                            args.trump_mode,
-                            args.scoring,
-                            args.threads,
-                        )
-                        for w in range(workers)
-                    ],
-                    strict=True,
-                ),
-            )
-            result = combine(list(parts))
+        result = play_parallel(
+            args.agent,
+            args.opponents,
+            deals,
+            workers=args.workers,
+            seed=args.seed,
+            trump_mode=args.trump_mode,
+            scoring=args.scoring,
+            threads=args.threads,
+        )
     seconds = time.perf_counter() - started
     if args.json:
         out = {
