@@ -1,4 +1,4 @@
-"""The control API as a FastAPI app, built from a Coordinator client (see DESIGN.md)."""
+"""The control API as a FastAPI app, built from a Coordinator client (see docs/design.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The durable game log: every finished game, appended as it completes (DESIGN.md, Never lose
+"""The durable game log: every finished game, appended as it completes (docs/design.md, Never lose
 progress).
 
 File layout (``games.log`` in the run directory)::

@@ -1,4 +1,4 @@
-"""Tiered checkpoint retention (DESIGN.md, Never lose progress).
+"""Tiered checkpoint retention (docs/design.md, Never lose progress).
 
 How far back an iteration is counts the latest as 1 back, so ``age = latest - iteration`` and an
 iteration is ``age + 1`` back. "Every k-th" means the iteration *number* is divisible by k; tying

@@ -258,7 +258,7 @@ class EvaluationConfig(Section):
 
 @dataclass(frozen=True)
 class CheckpointConfig(Section):
-    keep_all: bool = False  # else tiered retention (DESIGN.md)
+    keep_all: bool = False  # else tiered retention (docs/design.md)
     min_free_disk_gb: float = bounded(2.0, ge=0.0)  # pause with a message below this
     fsync_interval_s: float = bounded(1.0, ge=0.0)  # game log fsync period; 0: every game
 

@@ -1,6 +1,6 @@
 """What ``python -m blobrl.launch`` does, step by step.
 
-Exit codes (DESIGN.md): 0 finished or stopped cleanly with a checkpoint; 2 bad input (config,
+Exit codes (docs/design.md): 0 finished or stopped cleanly with a checkpoint; 2 bad input (config,
 flags, run directory, checkpoint) with a message naming the file, key and reason; 1 internal
 error.
 """
@@ -127,7 +127,7 @@ class RunPlan:
 
 
 def prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
-    """Check the run directory against the rules of DESIGN.md without changing anything:
+    """Check the run directory against the rules of docs/design.md without changing anything:
     :class:`BadInput` when they are not met, else the plan that :meth:`RunPlan.apply` carries
     out once the rest of the launch's checks have passed too."""
     from blobrl.checkpoint import CheckpointError, GameLogError, RunDirError
