@@ -1,4 +1,4 @@
-"""The run config: typed, frozen, loaded from YAML and validated at load (docs/design.md, Config)."""
+"""The run config: typed, frozen, loaded from YAML and validated at load (docs/design.md)."""
 
 from blobrl.config.game_mix import GameMixSampler
 from blobrl.config.loader import ConfigError
