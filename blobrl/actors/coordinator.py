@@ -273,16 +273,23 @@ class Coordinator:
         against the best of its time (:func:`arenas_owed_at`)."""
 
         def count(record: GameRecord) -> bool:
-            seen = self.done.setdefault(record.iteration, set())
-            if record.game_id in seen:
-                return False
-            seen.add(record.game_id)
+            with self._lock:
+                seen = self.done.setdefault(record.iteration, set())
+                if record.game_id in seen:
+                    return False
+                seen.add(record.game_id)
+                self.games_played += 1
             self._count_positions(record)
             return True
 
+        # The checkpoint's iteration first, and the games as the log is read: what the status
+        # shows while a long log replays is where the run is, not iteration 1 with 0 games.
+        latest = self.journal.latest_checkpoint()
+        if latest is not None:
+            with self._lock:
+                self.trained = latest[0]
         self._fill_replay_from_log(keep=count)
         self.games_played = sum(len(ix) for ix in self.done.values())
-        latest = self.journal.latest_checkpoint()
         if latest is not None:
             iteration, payload = latest
             self._learner_instance = call(self.learner, "instance").result()

@@ -133,15 +133,34 @@ def _from_factory(text: str) -> Agent:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise AgentSpecError(f"{text!r}: cannot import module {module_name!r} ({e})") from e
+    except Exception as e:  # the user's module fails as it runs: a bad spec, not our crash
+        raise AgentSpecError(
+            f"{text!r}: importing module {module_name!r} raised {_raised(e)}"
+        ) from e
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise AgentSpecError(f"{text!r}: module {module_name!r} has no callable {attr!r}")
-    agent = factory()
+    try:
+        agent = factory()
+    except Exception as e:
+        raise AgentSpecError(f"{text!r}: {attr}() raised {_raised(e)}") from e
     if not callable(getattr(agent, "act", None)):
         raise AgentSpecError(
             f"{text!r}: {attr}() returned {type(agent).__name__}, which has no act"
         )
     return agent
+
+
+def _raised(exc: Exception) -> str:
+    """``ValueError: message (at file.py:12)``: the exception and where the user's code raised
+    it (the innermost frame)."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = ""
+    if frames and not isinstance(exc, SyntaxError):  # a SyntaxError names its line itself
+        where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 # ---- checkpoints --------------------------------------------------------------------------------

@@ -206,6 +206,7 @@ class LogScanner:
         self.stop_at_damage = stop_at_damage
         self.good_end = 0
         self.torn_at: int | None = None
+        self.problem: str | None = None  # why the record at ``torn_at`` was dropped
         self.file_size = 0
 
     def __iter__(self) -> Iterator[LogEntry]:
@@ -236,7 +237,8 @@ class LogScanner:
                     raise GameLogError(
                         f"{self.path}: corrupt record at byte {pos} ({problem}) with valid records "
                         "after it; the log is damaged before its end and was not read further "
-                        "(repair_log keeps the records before the damage, moving the rest aside)"
+                        f"(python -m blobrl.status {self.path.parent} --repair says what it "
+                        "would drop and truncates the log to the records before the damage)"
                     )
                 self._drop_tail(pos, size, problem)
                 return
@@ -264,6 +266,7 @@ class LogScanner:
 
     def _drop_tail(self, pos: int, size: int, problem: str) -> None:
         self.torn_at = pos
+        self.problem = problem
         log.warning(
             "%s: dropping a torn or corrupt last record at byte %d (%s; %d bytes)",
             self.path,
@@ -370,6 +373,79 @@ def read_log(
     out.good_bytes = scan.good_end
     out.dropped_bytes = scan.file_size - scan.good_end if scan.torn_at is not None else 0
     return out
+
+
+@dataclass(frozen=True)
+class LogDamage:
+    """Where a log stops being readable and what cutting it there drops (:func:`find_damage`)."""
+
+    path: Path
+    offset: int  # byte offset of the first bad record: the log is cut here
+    problem: str  # why that record is bad
+    file_size: int
+    kept_records: int  # good records before ``offset``
+    kept_games: int
+    last_kept_iteration: int | None  # the newest iteration of a kept game
+    records_after: int  # intact records after the damage (dropped by a cut)
+    games_after: int
+
+    @property
+    def dropped_bytes(self) -> int:
+        return self.file_size - self.offset
+
+    @property
+    def torn_tail(self) -> bool:
+        """Only a torn last record: what ``--resume`` drops by itself."""
+        return self.records_after == 0
+
+
+def find_damage(path: str | os.PathLike[str]) -> LogDamage | None:
+    """The first bad record of the log at ``path`` (damage or a torn tail) and what the records
+    on either side of it hold; None when every record is intact. Reads only."""
+    path = Path(path)
+    scan = LogScanner(path, meta_only=True, stop_at_damage=True)
+    records = games = 0
+    last: int | None = None
+    for entry in scan:
+        records += 1
+        if entry.is_game:
+            games += 1
+            it = int(entry.data["meta"]["iteration"])
+            last = it if last is None else max(last, it)
+    if scan.torn_at is None:
+        return None
+    after = games_after = 0
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > scan.torn_at:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+                after, games_after = _intact_records_after(buf, scan.torn_at + 1, size)
+    return LogDamage(
+        path=path,
+        offset=scan.torn_at,
+        problem=scan.problem or "damaged",
+        file_size=scan.file_size,
+        kept_records=records,
+        kept_games=games,
+        last_kept_iteration=last,
+        records_after=after,
+        games_after=games_after,
+    )
+
+
+def _intact_records_after(buf: mmap.mmap, start: int, size: int) -> tuple[int, int]:
+    """(records, games) of the intact records that follow one another from ``start`` on."""
+    records = games = 0
+    pos = buf.find(RECORD_MAGIC, start)
+    while pos != -1:
+        if _check_record(buf, pos, size) is None:
+            _, kind, _, length, _ = _HEADER.unpack_from(buf, pos)
+            records += 1
+            games += kind == KIND_GAME
+            pos = buf.find(RECORD_MAGIC, pos + HEADER_SIZE + length)
+        else:
+            pos = buf.find(RECORD_MAGIC, pos + 1)
+    return records, games
 
 
 def repair_log(path: str | os.PathLike[str]) -> Path | None:

@@ -25,10 +25,12 @@ from blobrl.checkpoint.gamelog import (
     LogScanner,
     Progress,
 )
-from blobrl.checkpoint.store import CHECKPOINTS_DIR, CheckpointStore
+from blobrl.checkpoint.store import CHECKPOINTS_DIR, Checkpoint, CheckpointStore
 
 GAMES_LOG = "games.log"
 CONFIG = "config.json"
+# The one section of a resolved config that is a list; every other one is an object.
+LIST_SECTIONS = ("game_mix",)
 
 
 class RunDirError(Exception):
@@ -101,12 +103,49 @@ class RunDir:
         atomic.write_json_atomic(self.config_path, config)
 
     def read_config(self) -> dict[str, Any] | None:
+        """``config.json``, None when there is none; :class:`RunDirError` naming the file when
+        it is not JSON or not shaped like a resolved config (only the shape is checked here:
+        the values are the launcher's to compare)."""
         try:
-            return json.loads(self.config_path.read_text())
+            data = json.loads(self.config_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except ValueError as e:
+        except OSError as e:
+            raise RunDirError(f"{self.config_path}: unreadable ({e.strerror or e})") from e
+        except (ValueError, RecursionError) as e:  # not JSON, not UTF-8, nested too deeply
             raise RunDirError(f"{self.config_path}: not valid JSON ({e})") from e
+        problem = _config_shape_problem(data)
+        if problem is not None:
+            raise RunDirError(
+                f"{self.config_path}: {problem}, so it is not the resolved config of a run; "
+                "restore it, or remove it to resume with the config recorded in the latest "
+                "checkpoint"
+            )
+        return data
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint, loaded and verified (:class:`CheckpointError` when it is
+        damaged); None when there is none."""
+        store = self.store()
+        return None if store.latest_path() is None else store.load()
+
+    def check_writable(self) -> None:
+        """Raise :class:`RunDirError` naming the first place a run could not write: the
+        directory (or, before it exists, the folder it is created in), the game log (appended
+        to), ``config.json``, ``checkpoints/`` and every file in it (all replaced by renames
+        or pruned as the run goes on). Changes nothing."""
+        if not self.path.exists():
+            parent = next(p for p in self.path.absolute().parents if p.exists())
+            if not parent.is_dir():
+                raise RunDirError(f"{parent}: not a directory, so {self.path} cannot be made")
+            _require_writable(parent, f"the run directory {self.path} is to be made in it")
+            return
+        paths = [self.path, self.games_log, self.config_path, self.checkpoints]
+        if self.checkpoints.is_dir():
+            paths += sorted(p for p in self.checkpoints.iterdir() if p.is_file())
+        for path in paths:
+            if path.exists():
+                _require_writable(path, "a run writes there")
 
     def reset(self) -> None:
         """Delete what a run wrote here (for ``--overwrite``); other files are left alone."""
@@ -128,6 +167,7 @@ class RunDir:
             ckpt = store.load(latest)
             ckpt_iteration = ckpt.iteration
             elo = _last_elo(ckpt.payload.get("elo_history"))
+        store.verify_best()  # a resume loads the best model too
         iteration = log.iteration if log.iteration is not None else ckpt_iteration
         progress = log.last_progress
         games_total = (
@@ -201,6 +241,33 @@ def _scan_log(path: Path) -> _LogScan:
     if scan.torn_at is not None:
         out.torn_bytes = scan.file_size - scan.good_end
     return out
+
+
+def _config_shape_problem(data: Any) -> str | None:
+    """What keeps ``data`` from having the shape of ``Config.to_dict()``; None when nothing."""
+    if not isinstance(data, dict):
+        return f"expected a JSON object of sections, got {json.dumps(data)[:40]}"
+    for key, value in data.items():
+        kind = list if key in LIST_SECTIONS else dict
+        if not isinstance(value, kind):
+            what = "a list" if kind is list else "an object"
+            return f"{key}: expected {what}, got {json.dumps(value)[:40]}"
+    capacity = data.get("replay", {}).get("capacity", 1)
+    if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
+        return f"replay.capacity: expected a whole number >= 1, got {json.dumps(capacity)[:40]}"
+    return None
+
+
+def _require_writable(path: Path, why: str) -> None:
+    # os.access, not the mode bits: it also sees read-only mounts and immutable files, and
+    # that root may write anyway.
+    mode = os.W_OK | (os.X_OK if path.is_dir() else 0)
+    if not os.access(path, mode):
+        kind = "folder" if path.is_dir() else "file"
+        raise RunDirError(
+            f"{path}: {kind} not writable ({why}); check its permissions and attributes "
+            "(ls -ld, lsattr -d)"
+        )
 
 
 def _last_elo(history: Any) -> float | None:

@@ -252,12 +252,31 @@ class CheckpointStore:
 
     def best_info(self) -> dict[str, Any] | None:
         """``best.json`` (iteration, file, sha256, saved_at), or None before any promotion."""
+        path = self.dir / BEST
         try:
-            return json.loads((self.dir / BEST).read_text())
+            info = json.loads(path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
-            raise CheckpointError(f"{self.dir / BEST}: unreadable ({e})") from e
+            raise CheckpointError(f"{path}: unreadable ({e})") from e
+        iteration = info.get("iteration") if isinstance(info, dict) else None
+        if not isinstance(iteration, int) or isinstance(iteration, bool) or iteration < 0:
+            raise CheckpointError(
+                f"{path}: not a best-model record (expected an object with an iteration >= 0, "
+                f"got {json.dumps(info)[:60]})"
+            )
+        return info
+
+    def verify_best(self) -> None:
+        """Check that ``best.json``, when there is one, describes an intact ``best_model.pt``
+        (what a resume loads): :class:`CheckpointError` naming the file otherwise."""
+        # best_model.pt is renamed into place before best.json, so a crash between the two
+        # leaves a newer model than best.json says: a resume loads it as it is.
+        if self.best_info() is None:
+            return
+        path = self.dir / BEST_MODEL
+        if "model" not in read_verified(path):
+            raise CheckpointError(f"{path}: not a best model (no 'model' entry)")
 
     def best_iteration(self) -> int | None:
         info = self.best_info()
@@ -343,24 +362,34 @@ class CheckpointStore:
         return False
 
 
+def verify_checksum(path: Path) -> str:
+    """The SHA-256 of the checkpoint at ``path`` once it matches its ``.sha256`` file, else
+    :class:`CheckpointError` naming the file (and the checksum file, when that is at fault)."""
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    check = sidecar(path)
+    try:
+        expected = check.read_text(encoding="ascii").split()[0]
+    except FileNotFoundError:
+        raise CheckpointError(
+            f"{path}: no checksum file {check.name} (the save did not finish)"
+        ) from None
+    except (IndexError, ValueError):  # empty, or not text
+        raise CheckpointError(f"{check}: not a checksum file (empty or not text)") from None
+    actual = atomic.sha256_file(path)
+    if actual != expected:
+        raise CheckpointError(
+            f"{path}: checksum mismatch with {check.name} (file {actual[:12]}..., recorded "
+            f"{expected[:12]}...); the file or its checksum is damaged"
+        )
+    return actual
+
+
 def read_verified(path: Path) -> dict[str, Any]:
     """``torch.load(weights_only=True)`` of ``path`` after checking it against its SHA-256."""
     import torch
 
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        expected = sidecar(path).read_text().split()[0]
-    except (FileNotFoundError, IndexError):
-        raise CheckpointError(
-            f"{path}: no checksum file {sidecar(path).name} (the save did not finish)"
-        ) from None
-    actual = atomic.sha256_file(path)
-    if actual != expected:
-        raise CheckpointError(
-            f"{path}: checksum mismatch (file {actual[:12]}..., recorded {expected[:12]}...); "
-            "the file is damaged"
-        )
+    verify_checksum(path)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

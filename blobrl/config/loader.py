@@ -14,6 +14,7 @@ starts with the field name) and the loader prefixes the key path.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -86,6 +87,8 @@ def read_yaml(text: str, *, source: str) -> Any:
         return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no objects
     except yaml.YAMLError as exc:
         raise ConfigError(source, "", f"not valid YAML: {exc}") from None
+    except RecursionError:  # PyYAML composes nested nodes recursively
+        raise ConfigError(source, "", "not a usable config: nested too deeply") from None
 
 
 # --- building ---------------------------------------------------------------------------------
@@ -138,7 +141,10 @@ def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:
+                raise ConfigError(source, key, f"{_show(value)} is too large") from None
     elif tp is str:
         if isinstance(value, str):
             return value
@@ -205,7 +211,7 @@ def _build_dataclass(cls: Any, value: Any, *, source: str, key: str) -> Any:
         else:
             kwargs[name] = _coerce(hints[name], value[name], source=source, key=sub)
     try:
-        return cls(**kwargs)
+        built = cls(**kwargs)
     except InvalidField as exc:
         raise ConfigError(source, join_key(key, exc.key), exc.reason) from None
     except ConfigError:
@@ -213,6 +219,19 @@ def _build_dataclass(cls: Any, value: Any, *, source: str, key: str) -> Any:
     except (ValueError, TypeError) as exc:
         field, reason = _field_of_message(str(exc), fields)
         raise ConfigError(source, join_key(key, field), reason) from None
+    _refuse_nan(kwargs, source=source, key=key)
+    return built
+
+
+def _refuse_nan(values: Mapping[str, Any], *, source: str, key: str) -> None:
+    """NaN passes every range check (its comparisons are all false): refuse it in any float
+    the record's own checks let through (they go first, for their own words)."""
+    for name, value in values.items():
+        listed = isinstance(value, tuple | list)
+        for i, item in enumerate(value if listed else (value,)):
+            if isinstance(item, float) and math.isnan(item):
+                sub = join_key(key, name) + (f"[{i}]" if listed else "")
+                raise ConfigError(source, sub, "expected a number, got .nan")
 
 
 def build_overrides(
@@ -240,6 +259,7 @@ def build_overrides(
     except (ValueError, TypeError) as exc:
         field, reason = _field_of_message(str(exc), {n: None for n in allowed})
         raise ConfigError(source, join_key(key, field), reason) from None
+    _refuse_nan(out, source=source, key=key)
     return types.MappingProxyType(out)
 
 

@@ -179,10 +179,15 @@ def load_config(
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise ConfigError(source, "", "a directory, not a config file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(source, "", f"cannot read the file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start : exc.start + 1]
+        raise ConfigError(source, "", f"not UTF-8 text (byte {exc.start}: {bad!r})") from None
     data = read_yaml(text, source=source)
     if data is None:
         data = {}
@@ -191,7 +196,10 @@ def load_config(
     run = data.get("run")
     if isinstance(run, dict) and "name" not in run:
         data = {**data, "run": {**run, "name": path.stem}}
-    return config_from_dict(data, overrides=overrides, source=source, environ=environ)
+    try:
+        return config_from_dict(data, overrides=overrides, source=source, environ=environ)
+    except RecursionError:  # values nested deeper than any config is (copied recursively)
+        raise ConfigError(source, "", "not a usable config: nested too deeply") from None
 
 
 def config_from_dict(

@@ -71,6 +71,8 @@ def load(args: argparse.Namespace):
     from blobrl.config import ConfigError, load_config
 
     path = Path(args.config)
+    if path.is_dir():
+        raise BadInput(f"{path}: a directory, not a config file")
     if not path.is_file():
         raise BadInput(f"{path}: config file not found")
     try:
@@ -134,8 +136,18 @@ def prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
 
     try:
         return _prepare_run_dir(args, config)
-    except (CheckpointError, GameLogError, RunDirError) as exc:
+    except (CheckpointError, GameLogError, RunDirError, OSError) as exc:
         raise BadInput(str(exc)) from exc
+
+
+def preflight(args: argparse.Namespace, config) -> RunPlan:
+    """Every check of a launch that needs no Ray, in order: the run directory
+    (:func:`prepare_run_dir`), the API port and the Ray address. :class:`BadInput` when one
+    fails; nothing is started or changed."""
+    plan = prepare_run_dir(args, config)
+    _check_port_free(config.api.host, config.api.port, args.config)
+    _check_address(args.address)
+    return plan
 
 
 def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
@@ -167,10 +179,14 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
             IN_USE_WAIT_S,
         ),
     )
+    # A run appends to the log and replaces config.json and checkpoints by renames: a place
+    # it cannot write would otherwise be found by an actor, mid-run.
+    run_dir.check_writable()
     new = config.to_dict()
     if args.resume:
-        # Reads the game log's records (metadata only) and the latest checkpoint: a log damaged
-        # before its tail and a damaged or too-new checkpoint are refused before any work.
+        # Reads the game log's records (metadata only), the latest checkpoint and the best
+        # model: a log damaged before its tail, a damaged or too-new checkpoint, a config.json
+        # not shaped like a config are refused before any work.
         summary = run_dir.summary()
         log.info(
             "%s: resuming with %d games logged, latest checkpoint: iteration %s",
@@ -178,21 +194,68 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
             summary.games_completed,
             summary.latest_checkpoint_iteration,
         )
-        old = run_dir.read_config()
-        if old is not None:
-            diffs = config_differences(old, new)
-            schedule = [d for d in diffs if d.startswith(("schedule", "game_mix", "run.seed"))]
-            if schedule and not args.force_schedule:
-                raise BadInput(
-                    f"{path}: the config differs from the one this run was started with:\n  "
-                    + "\n  ".join(diffs)
-                    + "\nresume with --force-schedule to accept the changes"
-                )
-            for line in diffs:
-                log.warning("config changed since the run started: %s", line)
+        _check_started_config(args, run_dir, new, games_logged=summary.games_completed)
     return RunPlan(
         run_dir=path, resume=bool(args.resume), reset=bool(args.overwrite and progress), config=new
     )
+
+
+# Keys a resume may not change without --force-schedule: they decide which games are played.
+SCHEDULE_KEYS = ("schedule", "game_mix", "run.seed")
+
+
+def _check_started_config(
+    args: argparse.Namespace, run_dir, new: dict[str, Any], *, games_logged: int
+) -> None:
+    """Compare the resumed config with the one the run was started with: the one the latest
+    checkpoint records (whatever ``config.json`` says: it is rewritten by every launch), else
+    ``config.json``. A changed schedule, game mix or seed needs ``--force-schedule``; so does a
+    run that records its config nowhere."""
+    latest = run_dir.latest_checkpoint()
+    saved = run_dir.read_config()
+    if latest is not None and latest.payload.get("config") is not None:
+        reference, where = latest.payload["config"], latest.path
+        if not isinstance(reference, dict):
+            raise BadInput(f"{where}: its recorded config is not a mapping")
+        if saved is not None and saved != reference:
+            log.warning(
+                "%s differs from the config recorded in %s; the checkpoint's is the one "
+                "compared (config.json is rewritten)",
+                run_dir.config_path,
+                where.name,
+            )
+    elif saved is not None:
+        reference, where = saved, run_dir.config_path
+    elif args.force_schedule:
+        log.warning("%s: no config recorded; continuing with %s", run_dir.path, args.config)
+        return
+    else:
+        raise BadInput(
+            f"{run_dir.config_path}: missing, and no checkpoint records the config this run "
+            "was started with, so a changed schedule or seed cannot be ruled out; restore it, "
+            f"or resume with --force-schedule to continue with {args.config}"
+        )
+    diffs = config_differences(reference, new)
+    if any(d.startswith(SCHEDULE_KEYS) for d in diffs) and not args.force_schedule:
+        raise BadInput(
+            f"{run_dir.path}: the config differs from the one this run was started with "
+            f"(recorded in {where}):\n  "
+            + "\n  ".join(diffs)
+            + "\nresume with --force-schedule to accept the changes"
+        )
+    for line in diffs:
+        log.warning("config changed since the run started: %s", line)
+    played = latest.payload.get("games_played") if latest is not None else None
+    if isinstance(played, int) and games_logged < played:
+        log.warning(
+            "%s holds %d games, but %s counted %d when it was saved: %d logged games are gone "
+            "(the replay buffer is rebuilt without them; training goes on from the checkpoint)",
+            run_dir.games_log,
+            games_logged,
+            latest.path.name,
+            played,
+            played - games_logged,
+        )
 
 
 class StopSignals:
@@ -228,8 +291,6 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
     from blobrl.launch.cluster import connect, disconnect
     from blobrl.launch.progress import ProgressPrinter
 
-    _check_port_free(config.api.host, config.api.port, args.config)
-    _check_address(args.address)
     signals = StopSignals()
     info = connect(args.address)
     # After ray.init, which installs a SIGTERM handler of its own in the driver.
@@ -287,14 +348,12 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         if final.error:
             print(f"error: {final.error}", file=sys.stderr)
             outcome = EXIT_INTERNAL
-        elif signals.requested:
-            print(f"stopped by {signals.signal_name}; resume with --resume", flush=True)
         else:
-            print(
-                f"finished: {final.games_played:,} games, {final.trained_iterations} "
-                f"iterations; run directory {plan.run_dir}",
-                flush=True,
+            stopped_by = signals.signal_name if signals.requested else None
+            line = outcome_line(
+                final, stopped_by=stopped_by, config_path=args.config, run_dir=plan.run_dir
             )
+            print(line, flush=True)
     except Exception as exc:
         printer.end()
         print(f"error: {exc}", file=sys.stderr)
@@ -310,6 +369,24 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
             if info.embedded:
                 disconnect(info)
     return outcome
+
+
+def outcome_line(final: Any, *, stopped_by: str | None, config_path: str, run_dir: Path) -> str:
+    """The launch's last line from the Coordinator's final status: ``finished: ...`` once
+    every iteration it was to play is trained, else how it stopped (``stopped_by``: a signal's
+    name; None: POST /api/control/stop, the other way a run ends early) and the command that
+    resumes it."""
+    if stopped_by is None and final.trained_iterations >= final.iterations:
+        return (
+            f"finished: {final.games_played:,} games, {final.trained_iterations} "
+            f"iterations; run directory {run_dir}"
+        )
+    by = stopped_by or "POST /api/control/stop"
+    return (
+        f"stopped by {by} at iteration {final.iteration} with {final.games_played:,} games "
+        f"({final.trained_iterations} iterations trained); resume with --resume: "
+        f"python -m blobrl.launch {config_path} --run-dir {run_dir} --resume"
+    )
 
 
 def _check_address(address: str | None) -> None:
@@ -343,6 +420,10 @@ def _check_port_free(host: str, port: int, config_path: str) -> None:
     if port == 0:
         return
     with socket.socket() as probe:
+        # As the API server binds (uvicorn sets SO_REUSEADDR): connections of a run that just
+        # stopped linger in TIME_WAIT on the port for a minute, and do not keep it busy; a
+        # socket listening there still does.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
@@ -364,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print(render_schedule(config))
             return EXIT_OK
-        plan = prepare_run_dir(args, config)
+        plan = preflight(args, config)
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

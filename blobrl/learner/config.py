@@ -49,13 +49,13 @@ class LearnerConfig:
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
 
     def __post_init__(self) -> None:
+        if not (math.isfinite(self.lr_max) and self.lr_max > 0):  # before lr_min, checked by it
+            raise ValueError(f"learner.lr_max must be a number > 0, got {self.lr_max}")
         if not 0.0 <= self.lr_min <= self.lr_max:
             raise ValueError(
                 f"learner.lr_min must be in [0, lr_max], got lr_min={self.lr_min}, "
                 f"lr_max={self.lr_max}"
             )
-        if self.lr_max <= 0:
-            raise ValueError(f"learner.lr_max must be > 0, got {self.lr_max}")
         for name in ("warmup_iterations",):
             if getattr(self, name) < 0:
                 raise ValueError(f"learner.{name} must be >= 0, got {getattr(self, name)}")

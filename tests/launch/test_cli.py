@@ -113,6 +113,7 @@ def test_a_run_directory_in_use_by_another_launch_is_refused(tmp_path, monkeypat
     monkeypatch.setattr(runner, "IN_USE_WAIT_S", 0.3)
     run = tmp_path / "run"
     run_dir_with_a_game(run)
+    RunDir(run).write_config(load(args_for()).to_dict())  # as the launch that made it did
     before = (run / "games.log").read_bytes()
     with GameLog(RunDir(run).games_log):  # held open for writing, as a running launch does
         for flag in ("--resume", "--overwrite"):
@@ -129,6 +130,7 @@ def test_a_launch_waits_for_a_killed_run_to_let_go_of_its_log(tmp_path, caplog):
     started at once waits for them instead of refusing the run."""
     run = tmp_path / "run"
     run_dir_with_a_game(run)
+    RunDir(run).write_config(load(args_for()).to_dict())  # as the launch that made it did
     held = GameLog(RunDir(run).games_log)
     threading.Timer(1.0, held.close).start()  # the lingering writer goes away after a second
     args = args_for("--run-dir", str(run), "--resume")
