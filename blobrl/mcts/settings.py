@@ -44,6 +44,7 @@ class SearchSettings:
     reward: Literal["own", "margin"] = "own"  # own score, or own minus the others' mean
     # Weight of the network's value of each root action (the searcher's information state after
     # it) against the tree's mean rollout reward, at bids and at card plays; 0: the tree alone.
+    # The network's value is the seat's own normalised score, so this is meant with reward: own.
     value_mix_bid: float = 0.0
     value_mix_play: float = 0.0
     # How the information-set search plays a world out after its tree: ``random`` (the plain

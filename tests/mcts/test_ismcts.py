@@ -236,3 +236,23 @@ def test_reward_margin_is_centered():
     out = np.zeros(8)
     ismcts._rewards(state.vector, ismcts.REWARD_MARGIN, out)
     assert out[:4].mean() == pytest.approx(0.5)
+
+
+def test_value_mix_follows_the_network_when_weighted_fully():
+    """With ``value_mix_bid: 1`` a bid is chosen by the network's value of the searcher's state
+    after it: a fake network that values only the seat that bid 0 makes the search bid 0."""
+    from blobrl.game.encoding import OFF_SEATS, SEAT_BID_ONEHOT
+
+    def likes_zero(features):
+        b = features.shape[0]
+        values = np.zeros((b, 8), np.float32)
+        values[:, 0] = features[:, OFF_SEATS + SEAT_BID_ONEHOT]  # relative seat 0 bid 0
+        return np.zeros((b, k.NUM_ACTIONS), np.float32), values
+
+    state = new_game(4, 5, seed=8)
+    settings = ismcts_settings(200, belief_pool=0, value_mix_bid=1.0)
+    agent = IsmctsAgent(settings=settings, evaluator=likes_zero, seed=0)
+    assert agent.act(state) == BID_BASE + 0
+    # the tree alone bids otherwise on this deal
+    plain = IsmctsAgent(settings=ismcts_settings(200, belief_pool=0), evaluator=likes_zero)
+    assert plain.act(state) == int(np.argmax(plain.root_visits)) != BID_BASE + 0
