@@ -11,8 +11,15 @@ from blobrl.game import FEATURES, NUM_ACTIONS, BlobState
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import encode_batch
-from blobrl.mcts import BatchedSearch, Evaluator, SearchSettings, ismcts
-from blobrl.mcts.information_set import InformationSetSearch
+from blobrl.mcts import (
+    BatchedSearch,
+    Evaluator,
+    InformationSetSearch,
+    SearchResult,
+    SearchSettings,
+    ismcts,
+    make_search,
+)
 
 
 def play_settings(determinizations: int, simulations: int, **overrides: object) -> SearchSettings:
@@ -40,7 +47,7 @@ class ModelAgent:
 
     def __init__(
         self,
-        evaluator: Evaluator,
+        evaluator: Evaluator | None,
         *,
         settings: SearchSettings | None = None,
         seed: int = 0,
@@ -52,6 +59,7 @@ class ModelAgent:
         self.name = name
         self._engine: BatchedSearch | InformationSetSearch | None = None
         self._decisions = 0  # streams of later batches differ from earlier ones
+        self.last_result: SearchResult | None = None  # of the last batch searched
 
     def act(self, state: BlobState) -> int:
         return self.act_batch([state])[0]
@@ -69,6 +77,7 @@ class ModelAgent:
         features = np.zeros((g, FEATURES), np.float32)
         masks = np.zeros((g, NUM_ACTIONS), np.bool_)
         encode_batch(vectors, vectors[:, k.F_PLAYER].copy(), features, masks)
+        assert self.evaluator is not None, "a raw-policy agent needs a network"
         logits, _ = self.evaluator(features)
         masked = np.where(masks, np.asarray(logits, np.float64), -np.inf)
         return [int(a) for a in masked.argmax(axis=1)]
@@ -78,8 +87,7 @@ class ModelAgent:
         g = vectors.shape[0]
         information_set = self.settings.tree == "information_set"
         if self._engine is None or self._engine.max_games < g:
-            engine = InformationSetSearch if information_set else BatchedSearch
-            self._engine = engine(self.evaluator, max_games=g, settings=self.settings)
+            self._engine = make_search(self.evaluator, max_games=g, settings=self.settings)
         masks = np.zeros((g, NUM_ACTIONS), np.bool_)
         for i in range(g):
             k.legal_mask(vectors[i], masks[i])
@@ -89,7 +97,7 @@ class ModelAgent:
         else:
             seeds = [self.seed * 1_000_003 + self._decisions + i for i in range(g)]
         self._decisions += g
-        result = self._engine.run(vectors, active, _rng.seed_streams(seeds))
+        result = self.last_result = self._engine.run(vectors, active, _rng.seed_streams(seeds))
         weights = result.visits if self.settings.plays_visits else result.policy
         # visits break ties by the prior order of argmax; illegal actions never win
         scored = np.where(masks, np.asarray(weights, np.float64), -1.0)
