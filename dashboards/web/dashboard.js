@@ -118,20 +118,45 @@ function initCharts() {
 }
 
 // Ratings are refitted from all matches whenever one comes in, so the whole series is redrawn.
+// Until a gauntlet connects the networks to random (the anchor) there is no rating yet; the chart
+// then chains the arenas' Elo differences from iteration 0 instead, and says so on its axis.
+function eloSeries(points) {
+  const sorted = [...points].sort((a, b) => a.iteration - b.iteration);
+  const rated = sorted.filter((p) => p.elo != null);
+  if (rated.length) return { anchored: true, rows: rated.map((p) => ({ ...p, y: p.elo, ci: p.ci95 ?? 0 })) };
+  const chain = new Map([[0, 0]]);
+  const rows = [];
+  for (const p of sorted) {
+    const base = chain.get(p.best_version ?? 0);
+    if (base == null || p.elo_diff == null) continue;
+    chain.set(p.iteration, base + p.elo_diff);
+    rows.push({ ...p, y: base + p.elo_diff, ci: p.elo_diff_ci95 ?? 0 });
+  }
+  return { anchored: false, rows };
+}
+
 function eloTraces(points) {
-  const rated = points.filter((p) => p.elo != null).sort((a, b) => a.iteration - b.iteration);
-  const promoted = rated.filter((p) => p.promoted);
+  const { rows } = eloSeries(points);
+  const promoted = rows.filter((p) => p.promoted);
   return [
-    { x: rated.map((p) => p.iteration), y: rated.map((p) => p.elo), customdata: rated.map((p) => p.ci95 ?? 0),
-      error_y: { type: "data", array: rated.map((p) => p.ci95 ?? 0), visible: true, thickness: 1 },
+    { x: rows.map((p) => p.iteration), y: rows.map((p) => p.y), customdata: rows.map((p) => p.ci),
+      error_y: { type: "data", array: rows.map((p) => p.ci), visible: true, thickness: 1 },
       name: "Elo", mode: "lines+markers", hovertemplate: "iteration %{x}<br>Elo %{y:.0f} ± %{customdata:.0f}<extra></extra>" },
-    { x: promoted.map((p) => p.iteration), y: promoted.map((p) => p.elo), name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },
+    { x: promoted.map((p) => p.iteration), y: promoted.map((p) => p.y), name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },
   ];
+}
+
+function eloLayout(points) {
+  const text = eloSeries(points).anchored ? "Elo (random = 0)" : "Elo against iteration 0 (no gauntlet yet)";
+  return { ...LAYOUT, yaxis: { title: { text } } };
 }
 
 async function refreshElo() {
   if (!ui.charts) return;
-  try { Plotly.react("elo-chart", eloTraces(await getJSON("/api/history/elo")), ELO_LAYOUT, CHART_CONFIG); } catch (e) { /* next event */ }
+  try {
+    const points = await getJSON("/api/history/elo");
+    Plotly.react("elo-chart", eloTraces(points), eloLayout(points), CHART_CONFIG);
+  } catch (e) { /* next event */ }
 }
 
 function addLoss(points) {
