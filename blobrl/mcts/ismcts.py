@@ -124,7 +124,6 @@ def run(
 ) -> int:
     """Search the decision of ``root``'s player; returns the number of nodes used."""
     viewer = root[k.F_PLAYER]
-    n = root[k.F_N]
     pool_size = pool.shape[0]
     out = np.zeros(k.MAX_PLAYERS, np.float64)
     children[0, :] = NO_CHILD
@@ -205,7 +204,6 @@ def run(
         if ch != NO_CHILD and visits[ch] > 0:
             root_visits[a] = visits[ch]
             root_q[a] = reward[ch] / visits[ch]
-    _ = n
     return nodes
 
 
