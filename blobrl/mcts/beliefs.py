@@ -1,4 +1,5 @@
-"""Bid-aware worlds: weight sampled deals by how likely the other seats' bids are under a policy.
+"""Bid- and play-aware worlds: weight sampled deals by how likely the other seats' bids (and
+latest card plays) are under a policy.
 
 Uniform determinization treats every consistent deal as equally likely, but a seat that bid 4 of
 7 holds strong cards. For a pool of worlds drawn uniformly, each world is weighted by the
@@ -6,7 +7,10 @@ probability, under the network's policy, of every bid another seat has made, giv
 seat holds *in that world* and what it knew when it bid (its hand then is its hand now plus the
 cards it has played). Search then draws its worlds from the pool in proportion to the weights
 (sampling-importance-resampling; Rebstock et al. 2019, "Policy Based Inference in Trick-Taking
-Card Games", do the same for Skat). ``sharpness`` tempers the policy (weights are
+Card Games", do the same for Skat). The same holds for the cards they played: with
+``plays > 0`` the latest ``plays`` card plays by other seats are weighed too, each given that
+seat's hand in the world at the time (forced plays carry no information and are skipped).
+``sharpness`` tempers the policy (weights are
 ``prod p(bid) ** sharpness``), so an overconfident network cannot make one world take all.
 
 The kernels write the network rows; the caller evaluates them (one batch for every world and
@@ -39,6 +43,19 @@ def observed_bids(root: np.ndarray) -> int:
 
 
 @njit(cache=True)
+def observed_actions(root: np.ndarray, plays: int) -> int:
+    """An upper bound on the rows :func:`history_rows` writes per world: the other seats' bids
+    and the latest ``plays`` of their card plays."""
+    viewer = root[k.F_PLAYER]
+    bids = min(root[k.F_NBIDS], root[k.F_HISTLEN])
+    others = 0
+    for i in range(bids, root[k.F_HISTLEN]):
+        if root[k.F_OWNER + root[k.F_HIST + i]] != viewer:
+            others += 1
+    return observed_bids(root) + min(plays, others)
+
+
+@njit(cache=True)
 def sample_pool(root: np.ndarray, size: int, rs: np.ndarray, stream: int, pool: np.ndarray) -> None:
     """Fill ``pool[:size]`` with worlds drawn uniformly for ``root``'s player to act."""
     viewer = root[k.F_PLAYER]
@@ -47,24 +64,35 @@ def sample_pool(root: np.ndarray, size: int, rs: np.ndarray, stream: int, pool: 
 
 
 @njit(cache=True)
-def bid_rows(
+def history_rows(
     root: np.ndarray,  # int64[STATE_SIZE] the real state (player to act is the searcher)
     pool: np.ndarray,  # int64[P, STATE_SIZE] worlds
     size: int,  # P
-    features: np.ndarray,  # float32[R, FEATURES] out, R >= P * observed_bids(root)
+    plays: int,  # the latest card plays by other seats to weigh as well; 0: bids only
+    features: np.ndarray,  # float32[R, FEATURES] out, R >= P * observed_actions(root, plays)
     masks: np.ndarray,  # bool[R, 65] out: legal bids at each row
     row_world: np.ndarray,  # int64[R] out
-    row_action: np.ndarray,  # int64[R] out: the bid that seat made
+    row_action: np.ndarray,  # int64[R] out: the action that seat took
     start: int,  # first row to write
 ) -> int:
-    """Write, for every world, the information state of each other seat at the moment it bid;
-    returns the row after the last one written."""
+    """Write, for every world, the information state of each other seat at the moment it bid,
+    and at each of its latest ``plays`` card plays where it had a choice; returns the row after
+    the last one written."""
     viewer = root[k.F_PLAYER]
     n = root[k.F_N]
     state = np.zeros(k.STATE_SIZE, np.int64)
     hands = np.zeros(k.MAX_PLAYERS, np.int64)
     r = start
-    bids = min(root[k.F_NBIDS], root[k.F_HISTLEN])
+    length = root[k.F_HISTLEN]
+    bids = min(root[k.F_NBIDS], length)
+    first_play = length  # history index of the earliest card play weighed
+    counted = 0
+    i = length - 1
+    while i >= bids and counted < plays:
+        if root[k.F_OWNER + root[k.F_HIST + i]] != viewer:
+            counted += 1
+            first_play = i
+        i -= 1
     for w in range(size):
         world = pool[w]
         for p in range(k.MAX_PLAYERS):
@@ -83,15 +111,16 @@ def bid_rows(
             world[k.F_TURNUP],
             world[k.F_SCORING],
         )
-        for i in range(bids):
+        stop = length if plays > 0 else bids
+        for i in range(stop):
             action = root[k.F_HIST + i]
             seat = state[k.F_PLAYER]
-            if seat != viewer:
-                encode_into(state, seat, features[r])
-                k.legal_mask(state, masks[r])
-                row_world[r] = w
-                row_action[r] = action
-                r += 1
+            if seat != viewer and (i < bids or i >= first_play):
+                if k.legal_mask(state, masks[r]) > 1:
+                    encode_into(state, seat, features[r])
+                    row_world[r] = w
+                    row_action[r] = action
+                    r += 1
             k.apply_unchecked(state, action)
     return r
 

@@ -5,7 +5,8 @@
 gauntlet take either. Each game's decision is one ISMCTS (:mod:`blobrl.mcts.ismcts`: one tree
 over the searcher's information sets, a world per simulation, random rollouts). With an
 evaluator and ``settings.belief_pool > 0``, the worlds come from a pool weighted by how likely
-the other seats' bids are under the network's policy (:mod:`blobrl.mcts.beliefs`); the rows of
+the other seats' bids (and, with ``belief_plays``, their latest card plays) are under the
+network's policy (:mod:`blobrl.mcts.beliefs`); the rows of
 every game of the batch go to the evaluator in one call. The policy target is the root's visit
 distribution.
 """
@@ -150,8 +151,10 @@ class InformationSetSearch:
         p = self.settings.belief_pool
         if self.evaluator is None or p == 0:
             return plain, 0
+        plays = self.settings.belief_plays
         counts = np.array(
-            [beliefs.observed_bids(states[i]) if active[i] else 0 for i in range(g)], np.int64
+            [beliefs.observed_actions(states[i], plays) if active[i] else 0 for i in range(g)],
+            np.int64,
         )
         rows = int(p * counts.sum())
         if rows == 0:
@@ -166,8 +169,13 @@ class InformationSetSearch:
             pool = np.zeros((p, k.STATE_SIZE), np.int64)
             beliefs.sample_pool(states[game], p, rs, game, pool)
             start = r
-            r = beliefs.bid_rows(states[game], pool, p, features, masks, row_world, row_action, r)
+            r = beliefs.history_rows(
+                states[game], pool, p, plays, features, masks, row_world, row_action, r
+            )
             spans[game] = (pool, start, r)
+        if r == 0:  # every observed action was forced
+            return plain, 0
+        features, masks = features[:r], masks[:r]
         logits, _ = self.evaluator(features)
         logits = np.ascontiguousarray(logits, dtype=np.float32)
         self.effective_worlds = []
@@ -187,7 +195,7 @@ class InformationSetSearch:
                 )
             )
             plain[game] = (pool, cum)
-        return plain, rows
+        return plain, r
 
 
 def make_search(

@@ -41,6 +41,7 @@ class SearchSettings:
     c_uct: float = 0.7  # UCB1 exploration of the information-set tree (rewards in [0, 1])
     belief_pool: int = 64  # uniform worlds drawn and reweighted per decision; 0: uniform worlds
     belief_sharpness: float = 1.0  # world weight = prod p(bid) ** sharpness
+    belief_plays: int = 0  # the latest card plays by other seats weighed too; 0: bids only
     reward: Literal["own", "margin"] = "own"  # own score, or own minus the others' mean
     # Weight of the network's value of each root action (the searcher's information state after
     # it) against the tree's mean rollout reward, at bids and at card plays; 0: the tree alone.
@@ -71,6 +72,8 @@ class SearchSettings:
             raise ValueError(f"c_uct must be >= 0, got {self.c_uct}")
         if self.belief_pool < 0:
             raise ValueError(f"belief_pool must be >= 0, got {self.belief_pool}")
+        if self.belief_plays < 0:
+            raise ValueError(f"belief_plays must be >= 0, got {self.belief_plays}")
         if self.belief_sharpness < 0:
             raise ValueError(f"belief_sharpness must be >= 0, got {self.belief_sharpness}")
         for name in ("value_mix_bid", "value_mix_play"):

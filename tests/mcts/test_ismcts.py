@@ -159,7 +159,8 @@ def test_bid_rows_rebuild_each_seat_view_at_its_bid():
     row_world = np.zeros(rows, np.int64)
     row_action = np.zeros(rows, np.int64)
     assert beliefs.observed_bids(vec) == 4
-    end = beliefs.bid_rows(vec, pool, 1, features, masks, row_world, row_action, 0)
+    assert beliefs.observed_actions(vec, 0) == 4
+    end = beliefs.history_rows(vec, pool, 1, 0, features, masks, row_world, row_action, 0)
     assert end == 4
     expected = [(seat, snap) for seat, snap in snapshots if seat != viewer]
     for r, (seat, snap) in enumerate(expected):
@@ -167,6 +168,96 @@ def test_bid_rows_rebuild_each_seat_view_at_its_bid():
         encode_into(snap, seat, want)
         assert np.array_equal(features[r], want)
         assert row_action[r] == vec[k.F_HIST + snapshots.index((seat, snap))]
+
+
+def test_history_rows_add_the_latest_unforced_plays_of_the_others():
+    """With ``plays``, the rows after the bids are each other seat's view at its latest card
+    plays, forced ones (a single legal card) left out, oldest first."""
+    from blobrl.game import FEATURES
+    from blobrl.game.encoding import encode_into
+
+    rng = np.random.default_rng(5)
+    for seed in range(30):
+        state = new_game(5, 6, seed=seed)
+        snapshots = []  # (seat, vector, action, legal count) of every decision
+        for _ in range(int(rng.integers(6, 30))):
+            legal = state.legal_actions()
+            action = legal[int(rng.integers(len(legal)))]
+            snapshots.append((state.current_player, state.vector.copy(), action, len(legal)))
+            state.apply(action)
+        if state.is_terminal():
+            continue
+        vec = state.vector
+        viewer = int(vec[k.F_PLAYER])
+        plays = int(rng.integers(0, 12))
+        others_plays = [x for x in snapshots[5:] if x[0] != viewer]
+        weighed = others_plays[max(0, len(others_plays) - plays) :] if plays else []
+        bids = [x for x in snapshots[:5] if x[0] != viewer]
+        assert beliefs.observed_actions(vec, plays) == len(bids) + len(weighed)
+        expected = [x for x in bids + weighed if x[3] > 1]
+        rows = len(bids) + len(weighed)
+        features = np.zeros((max(rows, 1), FEATURES), np.float32)
+        masks = np.zeros((max(rows, 1), k.NUM_ACTIONS), np.bool_)
+        row_world = np.zeros(max(rows, 1), np.int64)
+        row_action = np.zeros(max(rows, 1), np.int64)
+        pool = vec[None, :].copy()
+        end = beliefs.history_rows(vec, pool, 1, plays, features, masks, row_world, row_action, 0)
+        assert end == len(expected)
+        for r, (seat, snap, action, _) in enumerate(expected):
+            want = np.zeros(FEATURES, np.float32)
+            encode_into(snap, seat, want)
+            assert np.array_equal(features[r], want)
+            assert row_action[r] == action and masks[r].sum() > 1
+
+
+def test_worlds_that_explain_the_plays_get_the_weight():
+    """Seats that always play their lowest legal card: weighing their plays puts the weight on
+    worlds where they had no lower legal card; the true world is among the heaviest, and
+    without the plays (a policy indifferent to bids) every world weighs the same."""
+    from blobrl.game import FEATURES
+    from blobrl.game.encoding import OFF_HAND
+
+    def lowest_card(features):
+        b = features.shape[0]
+        logits = np.zeros((b, k.NUM_ACTIONS), np.float32)
+        logits[:, :52] = -50.0 * np.arange(52, dtype=np.float32)[None, :]
+        held = features[:, OFF_HAND : OFF_HAND + 52] > 0
+        logits[:, :52] = np.where(held, logits[:, :52], -1e4)
+        return logits, np.zeros((b, 8), np.float32)
+
+    state = new_game(4, 7, seed=11, trump_mode="none")
+    rng = np.random.default_rng(2)
+    while state.phase == "bidding":
+        legal = state.legal_actions()
+        state.apply(legal[int(rng.integers(len(legal)))])
+    for _ in range(10):
+        state.apply(min(state.legal_actions()))
+    vec = state.vector
+    size = 300
+    pool = np.zeros((size + 1, k.STATE_SIZE), np.int64)
+    pool[0] = vec
+    beliefs.sample_pool(vec, size, _rng.seed_streams([4]), 0, pool[1:])
+    for plays, spread in ((12, True), (0, False)):
+        rows = (size + 1) * beliefs.observed_actions(vec, plays)
+        features = np.zeros((rows, FEATURES), np.float32)
+        masks = np.zeros((rows, k.NUM_ACTIONS), np.bool_)
+        row_world = np.zeros(rows, np.int64)
+        row_action = np.zeros(rows, np.int64)
+        end = beliefs.history_rows(
+            vec, pool, size + 1, plays, features, masks, row_world, row_action, 0
+        )
+        logits, _ = lowest_card(features[:end])
+        cum = np.zeros(size + 1, np.float64)
+        effective = beliefs.world_cum(
+            logits, masks[:end], row_world[:end], row_action[:end], 0, end, size + 1, 1.0, cum
+        )
+        weights = np.diff(np.concatenate([[0.0], cum]))
+        if spread:
+            assert weights[0] == pytest.approx(weights.max(), rel=1e-6)
+            assert effective < 0.5 * (size + 1)
+            assert (weights < 1e-6 * weights.max()).sum() > 0.5 * size
+        else:
+            assert weights == pytest.approx(np.full(size + 1, 1 / (size + 1)), rel=1e-9)
 
 
 def test_worlds_that_explain_the_bids_get_the_weight():
