@@ -115,12 +115,12 @@ def history_rows(
         for i in range(stop):
             action = root[k.F_HIST + i]
             seat = state[k.F_PLAYER]
-            if seat != viewer and (i < bids or i >= first_play):
-                if k.legal_mask(state, masks[r]) > 1:
-                    encode_into(state, seat, features[r])
-                    row_world[r] = w
-                    row_action[r] = action
-                    r += 1
+            weighed = seat != viewer and (i < bids or i >= first_play)
+            if weighed and k.legal_mask(state, masks[r]) > 1:
+                encode_into(state, seat, features[r])
+                row_world[r] = w
+                row_action[r] = action
+                r += 1
             k.apply_unchecked(state, action)
     return r
 
