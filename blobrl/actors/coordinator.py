@@ -48,6 +48,13 @@ from blobrl.selfplay import GameRecord, GameSpec
 from blobrl.telemetry.names import finite_or_none
 
 log = logging.getLogger(__name__)
+ARENA_ATTEMPTS = 3  # an arena that fails this many times is given up (the best model stays)
+
+
+def _summary(exc: BaseException) -> str:
+    """The last line of an exception's text (a remote task's error ends with its cause)."""
+    text = str(exc).strip()
+    return text.splitlines()[-1] if text else ""
 
 
 @dataclass
@@ -130,6 +137,7 @@ class Coordinator:
         self._pause_checks: list[Call] = []
         self._training: tuple[int, Call] | None = None
         self._evaluating: tuple[int, bytes, Call] | None = None
+        self._arena_failures: dict[int, int] = {}  # iteration -> failed attempts of its arena
         self._eval_waiting: tuple[int, bytes] | None = None
         # Arenas a stopped run still owed (iterations, oldest first): played before newer ones.
         self._resumed_arenas: deque[int] = deque()
@@ -820,12 +828,21 @@ class Coordinator:
         try:
             result: MatchResult = pending.result()
         except Exception as exc:
+            failures = self._arena_failures.get(iteration, 0) + 1
+            self._arena_failures[iteration] = failures
+            if failures >= ARENA_ATTEMPTS:
+                log.error(
+                    "arena of iteration %d failed %d times (%s: %s); not played, the best "
+                    "model stays at iteration %d",
+                    iteration, failures, type(exc).__name__, _summary(exc), self.best_version,
+                )  # fmt: skip
+                self._emit("recovery", {"actor": "evaluator", "arena_given_up": iteration})
+                return
             self._recovered(
                 "evaluator",
-                "arena of iteration %d failed (%s); playing it again",
-                iteration,
-                type(exc).__name__,
-            )
+                "arena of iteration %d failed (%s: %s); playing it again (attempt %d of %d)",
+                iteration, type(exc).__name__, _summary(exc), failures + 1, ARENA_ATTEMPTS,
+            )  # fmt: skip
             self._play_arena(iteration, weights)
             self._start_gauntlet(iteration, weights)
             return

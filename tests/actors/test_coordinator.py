@@ -366,3 +366,31 @@ def test_no_iteration_trains_before_the_buffer_holds_min_positions_to_train():
     losses = journal.checkpoints[2]["loss_history"]
     assert [(entry["steps"], entry["samples"]) for entry in losses] == [(0, 0), (0, 0)]
     assert all(entry["positions"] > 0 for entry in losses)
+
+
+def test_an_arena_that_keeps_failing_is_given_up_and_the_run_goes_on():
+    """An evaluator whose arena always raises: each arena is tried ARENA_ATTEMPTS times, then
+    given up (the best model stays), and the run still ends with every iteration trained."""
+    from blobrl.actors.coordinator import ARENA_ATTEMPTS
+
+    config = tiny_config(iterations=3)
+    journal = MemoryJournal()
+    system = build(config, journal, remote=False, resources=Resources(2, 0))
+    evaluator = coordinator(system).evaluator.obj
+    attempts: list[int] = []
+
+    def broken_arena(*args, iteration, **kwargs):
+        attempts.append(iteration)
+        raise RuntimeError("evaluator bug")
+
+    evaluator.arena = broken_arena
+    status = call_now(system.coordinator, "run", timeout=300)
+    coord = coordinator(system)
+    system.shutdown()
+    assert status.state == STOPPED and status.error is None
+    assert status.trained_iterations == 3
+    assert attempts and set(attempts) <= {1, 2, 3}
+    for iteration in set(attempts):
+        assert attempts.count(iteration) <= ARENA_ATTEMPTS
+    assert attempts.count(attempts[0]) == ARENA_ATTEMPTS  # retried, then given up
+    assert coord.best_version == 0 and coord.recoveries["evaluator"] < len(attempts)
