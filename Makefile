@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export RAY_USAGE_STATS_ENABLED := 0
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.numba_cache
 
-.PHONY: setup run test test-slow bench bench-quick soak lint clean
+.PHONY: setup run test test-slow bench bench-quick gpu-check soak lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,13 @@ bench: setup
 
 bench-quick: setup
 	$(PY) -m blobrl.bench --quick --json bench.json
+
+# The GPU path, under 8 minutes on a 16-core machine with one NVIDIA GPU: the `gpu` tests, then
+# GPU inference, learner and self-play numbers, in GPU_CHECK_JSON (docs/design.md lists the keys).
+# Without CUDA every GPU part is skipped with its reason and the check still passes.
+GPU_CHECK_JSON ?= gpu_check.json
+gpu-check: setup
+	$(PY) -m blobrl.bench.gpu_check --json $(GPU_CHECK_JSON)
 
 # 20 minutes of the smoke config with a self-play actor killed every minute; checks that nothing
 # is lost and memory stays flat (not part of `make test`).

@@ -1,7 +1,14 @@
 """Fixtures for every test."""
 
+import os
+
 import pytest
 import torch
+
+# Every Ray a test starts inherits these: no usage reports, and Serve's HTTP proxy given a
+# minute (not 5 s) to come up on a loaded 2-core machine.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
 
 
 @pytest.fixture(autouse=True)

@@ -69,6 +69,7 @@ class SelfPlaySpawner:
             evaluator_factory=self.factory,
             settings=self.config.search_at(1),
             games_in_flight=self.config.selfplay.games_in_flight,
+            game_groups=self.config.selfplay.groups(server=isinstance(self.factory, ServerNetwork)),
             trump_mode=self.config.run.trump_mode,
             scoring=self.config.run.scoring,
         )
@@ -210,8 +211,10 @@ def build(
     start_paused: bool = False,
     stop_after: int | None = None,
     run_id: str = "blobrl",
+    tensorboard: Callable[[], Any] | None = None,
 ) -> System:
-    """Create every actor of a run and the Coordinator that drives them."""
+    """Create every actor of a run and the Coordinator that drives them. ``tensorboard`` opens
+    the run's TensorBoard log where the Coordinator runs (None: no TensorBoard files)."""
     placement = inference_placement(config, resources)
     device = config.inference.device
     if device == "auto":
@@ -303,6 +306,7 @@ def build(
         stop_after=stop_after,
         spawn_selfplay=spawner if remote else None,
         target_actors=count,
+        tensorboard=tensorboard,
     )
     log.info(
         "built %d self-play actors, inference %s on %s, %s",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from blobrl.selfplay import GameRecord
+from blobrl.data import GameRecord
 
 IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED = (
     "idle",
@@ -72,3 +72,4 @@ class CoordinatorStatus:
     actors: int
     timestamp: float
     error: str | None
+    notice: str | None = None  # why the run paused itself (a low disk), while it holds

@@ -37,15 +37,18 @@ from blobrl.actors.control import (
     CoordinatorStatus,
     Journal,
 )
+from blobrl.actors.disk import DiskWatch
 from blobrl.actors.events import EventLog
 from blobrl.actors.handles import Call, call, share
 from blobrl.actors.learner import LearnerRestarted, LearnerService
 from blobrl.config import Config
+from blobrl.data import GameRecord
 from blobrl.evaluation import MatchEdge, MatchResult, RatingLedger, checkpoint_player
 from blobrl.evaluation.gauntlet import gauntlet_edges, ismcts_opponent
 from blobrl.learner import IterationMetrics, TrainingDiverged, realized_ratio
-from blobrl.selfplay import GameRecord, GameSpec
+from blobrl.selfplay import GameSpec
 from blobrl.telemetry.names import finite_or_none
+from blobrl.telemetry.tensorboard import TensorBoardLog
 
 log = logging.getLogger(__name__)
 ARENA_ATTEMPTS = 3  # an arena that fails this many times is given up (the best model stays)
@@ -89,6 +92,7 @@ class Coordinator:
         spawn_selfplay: Callable[[int], Any] | None = None,
         target_actors: int | None = None,
         on_event: Callable[[str, dict[str, Any]], None] | None = None,
+        tensorboard: Callable[[], TensorBoardLog] | None = None,
         poll_s: float = 0.02,
     ):
         self.config = config
@@ -153,6 +157,11 @@ class Coordinator:
         self._last_metrics: dict[str, Any] = {}
         self._selfplay_stats: list[Any] = []
         self._stats_call: list[Call] = []
+        # TensorBoard records (RUN_DIR/tb), and the run directory's disk (blobrl.actors.disk).
+        self._tensorboard = tensorboard() if tensorboard is not None else TensorBoardLog()
+        self.disk = DiskWatch.of(self.journal, config.checkpoint.min_free_disk_gb)
+        self.notice: str | None = None  # why the run paused itself, for status()
+        self._disk_paused = False
 
     @property
     def selfplay(self) -> list[Any]:
@@ -160,21 +169,27 @@ class Coordinator:
         return [a.handle for a in self._actors if a.alive]
 
     # ---- control ----------------------------------------------------------------------------
-    def control(self, command: str) -> ControlResult:
-        """Apply ``start``, ``pause``, ``resume`` or ``stop``; refuse invalid transitions."""
+    def control(self, command: str, *, reason: str | None = None) -> ControlResult:
+        """Apply ``start``, ``pause``, ``resume`` or ``stop``; refuse invalid transitions, and
+        ``start`` or ``resume`` while the disk is low. ``reason`` goes to the log and event."""
         with self._lock:
             allowed = TRANSITIONS.get(command)
             if allowed is None:
                 return ControlResult(False, f"unknown command {command!r}", self.state)
             if self.state not in allowed:
                 return ControlResult(False, f"cannot {command} while {self.state}", self.state)
+            low = self.disk.low() if command in ("resume", "start") else None
+            if low is not None:
+                return ControlResult(False, f"cannot {command}: {low}", self.state)
             before, self.state = self.state, allowed[self.state]
             if command == "pause":
                 self._each_actor("pause")
             elif command in ("resume", "start"):
                 self._each_actor("resume")
-        log.info("%s: %s -> %s", command, before, self.state)
-        self._emit("state", {"state": self.state, "previous": before})
+                self.notice, self._disk_paused = None, False
+        log.info("%s: %s -> %s%s", command, before, self.state, f" ({reason})" if reason else "")
+        extra = {"reason": reason} if reason else {}
+        self._emit("state", {"state": self.state, "previous": before, **extra})
         return ControlResult(True, f"{command}: {before} -> {self.state}", self.state)
 
     def _each_actor(self, method: str) -> None:
@@ -269,6 +284,7 @@ class Coordinator:
         self.journal.record_event(self._progress_event("stopped"))
         self.journal.flush()
         self.journal.close()
+        self._tensorboard.close()
         with self._lock:
             self.state = STOPPED
         self._emit("state", {"state": STOPPED})
@@ -383,7 +399,7 @@ class Coordinator:
         actor holds is counted from the Coordinator's own books (games handed out and not yet
         back), so late answers can never make it look busier than it is. Never waits on an
         actor: a slow or unscheduled one simply gets no more games until it answers."""
-        in_flight = self.config.selfplay.games_in_flight
+        in_flight = self.config.selfplay.games_per_actor(server=self.inference is not None)
         current = self.iteration
         if current <= self.last_iteration:
             self._set_phase(current)
@@ -522,6 +538,7 @@ class Coordinator:
         self._grow()
         self._check_inference()
         self._check_replay()
+        self._check_disk()
 
     def _grow(self) -> None:
         if self.spawn_selfplay is None or self.state not in (RUNNING, IDLE, PAUSING, PAUSED):
@@ -620,6 +637,18 @@ class Coordinator:
             self._buffer,
         )
 
+    def _check_disk(self) -> None:
+        """Pause the run while its disk is low; resume it once there is room again, if the
+        disk was what paused it (blobrl.actors.disk)."""
+        low = self.disk.low()
+        if low is not None and self.state == RUNNING:
+            log.warning("%s: pausing the run until there is room again", low)
+            self.notice, self._disk_paused = f"paused: {low}", True
+            self.control("pause", reason=self.notice)
+        elif low is None and self._disk_paused:
+            self.notice, self._disk_paused = None, False
+            self.control("resume", reason="disk space is back")
+
     def _all_paused(self) -> bool:
         """Whether every actor has reported that it holds its games (asked without waiting)."""
         if not self._pause_checks:
@@ -690,6 +719,11 @@ class Coordinator:
             self.loss_history.append({"iteration": iteration, **asdict(metrics)})
             self._checkpoint(iteration, metrics, state)
             self._emit("iteration", {"iteration": iteration, "metrics": asdict(metrics)})
+            self._tensorboard.iteration(
+                self.loss_history[-1], games_played=self.games_played,
+                games_per_min=self.games_per_min(), buffer_positions=self._buffer,
+                learner_steps_per_s=self._learner_rate,
+            )  # fmt: skip
             self._start_evaluation(iteration, weights)
             self._start_gauntlet(iteration, weights)
             return
@@ -815,6 +849,8 @@ class Coordinator:
                 )  # fmt: skip
             self._add_rating_edges(gauntlet_edges(result, checkpoint_player(iteration)))
             self._emit("gauntlet", result)
+            rated = self.rating.get(checkpoint_player(iteration))
+            self._tensorboard.gauntlet(result, elo=rated.elo, elo_ci95=rated.ci95)
 
     def _advance_evaluation(self) -> None:
         self._advance_gauntlets()
@@ -868,6 +904,7 @@ class Coordinator:
                 "candidate_score": result.a.mean_score,
                 "best_score": result.b.mean_score,
                 "best_version": self.best_version,
+                "seconds": result.seconds,  # the arena's wall time, for the dashboard
             }
         )
         self._add_rating_edges([edge])
@@ -888,6 +925,7 @@ class Coordinator:
             " (promoted)" if promoted else "",
         )
         self._emit("evaluation", entry)
+        self._tensorboard.arena(entry, rating=self.rating_view())
 
     # ---- ratings ----------------------------------------------------------------------------
     def _rated_agents(self) -> list[str]:
@@ -1040,6 +1078,7 @@ class Coordinator:
                 actors=len(self.selfplay),
                 timestamp=time.time(),
                 error=self.error,
+                notice=self.notice,
             )
 
     def history(self) -> dict[str, list[dict[str, Any]]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -132,6 +134,7 @@ class EvaluatorService:
         """Candidate against best on the deals of :meth:`arena_deal_list` (fresh each
         iteration)."""
         deals = self.arena_deal_list(iteration)
+        started = time.perf_counter()
         with (
             self._evaluator(candidate, f"arena-{iteration}-candidate") as new,
             self._evaluator(best, f"arena-{iteration}-best") as old,
@@ -144,6 +147,7 @@ class EvaluatorService:
                 scoring=self.scoring,
                 seed=iteration,
             )
+        result = replace(result, seconds=round(time.perf_counter() - started, 3))
         log.info(
             "arena after iteration %d: candidate %.2f vs best %.2f per hand, share %.3f",
             iteration,
@@ -195,6 +199,3 @@ class EvaluatorService:
                 m.verdict,
             )
         return result.to_dict()
-
-    def ping(self) -> str:
-        return "evaluator"

@@ -33,6 +33,7 @@ import numpy as np
 import ray
 import torch
 
+from blobrl.data import CONT_INDEX
 from blobrl.game import FEATURES
 from blobrl.nn import (
     BlobNet,
@@ -41,7 +42,6 @@ from blobrl.nn import (
     build_network,
     bytes_to_state_dict,
 )
-from blobrl.replay.codec import CONT_INDEX
 
 Weights = bytes | Mapping[str, torch.Tensor]
 
@@ -49,18 +49,18 @@ log = logging.getLogger(__name__)
 
 
 # Leaf batches travel to the server packed: every feature as one bit, and the continuous ones
-# (blobrl.replay.codec.CONT_INDEX) again as float32, which is exact for encoded positions (all
+# (blobrl.data.CONT_INDEX) again as float32, which is exact for encoded positions (all
 # their other features are 0 or 1) and 1/16 of the float32 rows. A request of WIRE_ROWS rows is
 # about 93 KB, and so is its answer: both stay under the 100 KiB that Ray sends inline with the
 # call, where a larger object goes through the object store. Measured on 2 cores, a 384-row
 # leaf batch to a server actor with a 16-wide network (so that the round trip dominates, as it
 # does with a GPU): 10.1 ms as one float32 request, 8.3 ms as two packed ones.
 WIRE_ROWS = 320
-BIT_BYTES = (FEATURES + 7) // 8
+WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (data.STORED_BIT_BYTES: flags only)
 
 
 def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``float32[B, FEATURES]`` encoded positions -> (``uint8[B, BIT_BYTES]``,
+    """``float32[B, FEATURES]`` encoded positions -> (``uint8[B, WIRE_BIT_BYTES]``,
     ``float32[B, CONT]``), undone exactly by :func:`unpack_rows`."""
     return np.packbits(features != 0, axis=1), features[:, CONT_INDEX]
 
@@ -70,6 +70,22 @@ def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     out = np.unpackbits(bits, axis=1, count=FEATURES).astype(np.float32)
     out[:, CONT_INDEX] = cont
     return out
+
+
+def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
+    """The rows of an ``evaluate_packed`` request, after checking its shapes (ValueError)."""
+    bits, cont = np.asarray(bits), np.asarray(cont)
+    if (
+        bits.dtype != np.uint8
+        or bits.ndim != 2
+        or bits.shape[1] != WIRE_BIT_BYTES
+        or cont.shape != (bits.shape[0], CONT_INDEX.shape[0])
+    ):
+        raise ValueError(
+            f"packed rows must be uint8[B, {WIRE_BIT_BYTES}] and [B, {CONT_INDEX.shape[0]}], "
+            f"got {bits.dtype}{list(bits.shape)} and {list(cont.shape)}"
+        )
+    return unpack_rows(bits, cont)
 
 
 class ModelNotLoaded(LookupError):
@@ -193,19 +209,6 @@ class InferenceServer:
         self._recent: deque[tuple[float, int]] = deque()  # (finish time, rows) per batch
         self._started = time.perf_counter()
 
-    @classmethod
-    def from_config(
-        cls, config, network: NetworkConfig | BlobNet | None = None, **kwargs
-    ) -> InferenceServer:
-        """Build from the run config's ``inference:`` section (an ``InferenceConfig``)."""
-        return cls(
-            network,
-            device=config.device,
-            max_batch=config.max_batch,
-            max_wait_ms=config.max_wait_ms,
-            **kwargs,
-        )
-
     @property
     def version(self) -> int:
         """Version of the weights that the next batch will use."""
@@ -265,18 +268,7 @@ class InferenceServer:
     ) -> tuple[np.ndarray, np.ndarray, int]:
         """:meth:`evaluate_versioned` for rows packed by :func:`pack_rows` (how
         :class:`RemoteEvaluator` sends them)."""
-        bits, cont = np.asarray(bits), np.asarray(cont)
-        if (
-            bits.dtype != np.uint8
-            or bits.ndim != 2
-            or bits.shape[1] != BIT_BYTES
-            or cont.shape != (bits.shape[0], CONT_INDEX.shape[0])
-        ):
-            raise ValueError(
-                f"packed rows must be uint8[B, {BIT_BYTES}] and [B, {CONT_INDEX.shape[0]}], "
-                f"got {bits.dtype}{list(bits.shape)} and {list(cont.shape)}"
-            )
-        return await self.evaluate_versioned(unpack_rows(bits, cont), model)
+        return await self.evaluate_versioned(unpack_request(bits, cont), model)
 
     async def set_weights(self, weights: Weights, version: int) -> None:
         """Load ``weights`` (bytes from :func:`state_dict_to_bytes`, or a state dict) as

@@ -16,7 +16,7 @@ from typing import Any
 
 from blobrl.checkpoint import CheckpointStore, GameLog, RunDir, read_log
 from blobrl.checkpoint.store import iteration_file
-from blobrl.selfplay import GameRecord
+from blobrl.data import GameRecord
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,14 @@ class RunJournal:
         if self.store.best_info() is None:
             return None
         return state_dict_to_bytes(self.store.load_best().payload["model"])
+
+    def free_disk_gb(self) -> float:
+        """Free space where the checkpoints are written, in GB (see blobrl.actors.disk)."""
+        return self.store.free_disk_gb()
+
+    @property
+    def disk_path(self) -> Path:
+        return self.store.dir
 
     def flush(self) -> None:
         self.log.flush()

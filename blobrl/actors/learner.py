@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -86,6 +87,7 @@ class LearnerService:
         step ahead so the replay actor and the optimizer overlap."""
         self._expect(instance)
         cfg = self.learner.config
+        started_at = time.time()
         start = time.perf_counter()
         held = int(call(self.replay, "size").result())
         steps = self.learner.steps_owed(positions) if held >= self.min_positions else 0
@@ -99,9 +101,14 @@ class LearnerService:
             )
         for batch in self._batches(steps, cfg.batch_size):
             self.learner.train_step(batch)
-        metrics = self.learner.end_iteration(positions=positions)
-        self.version = iteration
         elapsed = time.perf_counter() - start
+        metrics = replace(
+            self.learner.end_iteration(positions=positions),
+            train_started=started_at,
+            train_seconds=round(elapsed, 3),
+            buffer_positions=held,
+        )
+        self.version = iteration
         self.steps_per_s = steps / elapsed if elapsed > 0 and steps else 0.0
         log.info(
             "trained iteration %d: %d steps, %.2f samples per position (%.2f over the run); "
@@ -175,9 +182,3 @@ class LearnerService:
     def rate(self) -> float:
         """Optimizer steps per second over the last iteration."""
         return self.steps_per_s
-
-    def lr(self) -> float:
-        return float(self.learner.scheduler.lr)
-
-    def ping(self) -> str:
-        return "learner"

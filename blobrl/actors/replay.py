@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from blobrl.data import GameRecord
 from blobrl.learner import TrainingBatch
 from blobrl.replay import ReplayBuffer, ReplayStats
-from blobrl.selfplay import GameRecord
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,3 @@ class ReplayService:
     def instance(self) -> str:
         """Identifies this buffer's lifetime: it changes when the actor is restarted."""
         return self._instance
-
-    def ping(self) -> str:
-        return "replay"

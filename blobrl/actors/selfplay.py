@@ -3,6 +3,8 @@
 The Coordinator keeps its queue topped up (``submit``) and drains finished games (``collect``);
 the worker never waits for either. Weights, search settings and pause take effect between two
 decisions, so a pause holds every game in flight exactly where it is and resume continues it.
+With several game groups (behind a remote evaluator) each group searches in a thread of its own
+and this loop's thread plays their moves between their decisions.
 The Ray SelfPlayActor is this class behind ``ray.remote`` (see :mod:`blobrl.actors.compose`).
 """
 
@@ -15,8 +17,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from blobrl.data import GameRecord
 from blobrl.mcts import Evaluator, SearchSettings
-from blobrl.selfplay import GameRecord, GameSpec, SelfPlayWorker, SpecSource
+from blobrl.selfplay import GameSpec, SelfPlayWorker, SpecSource
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +57,6 @@ class _Queue(SpecSource):
         with self._ready:
             return self._items.popleft() if self._items else None
 
-    def drain(self) -> list[GameSpec]:
-        with self._ready:
-            items = list(self._items)
-            self._items.clear()
-            return items
-
     def exhausted(self) -> bool:
         return self.closed
 
@@ -72,6 +69,27 @@ class _Queue(SpecSource):
         return len(self._items)
 
 
+class _SerialEvaluator:
+    """A network inside the actor shared by several game groups: one call or weight swap at a
+    time, so that no leaf batch is evaluated with half-loaded weights."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self._evaluator = evaluator
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        return int(getattr(self._evaluator, "version", 0))
+
+    def set_weights(self, state, version: int) -> None:
+        with self._lock:
+            self._evaluator.set_weights(state, version)  # type: ignore[attr-defined]
+
+    def __call__(self, features):
+        with self._lock:
+            return self._evaluator(features)
+
+
 class SelfPlayService:
     """Plays whatever games it is given, with whatever weights it was last given."""
 
@@ -82,6 +100,7 @@ class SelfPlayService:
         evaluator_factory: Callable[[], Evaluator],
         settings: SearchSettings,
         games_in_flight: int,
+        game_groups: int = 1,
         trump_mode: str = "rotation",
         scoring: str = "blob",
         torch_threads: int | None = 1,
@@ -92,10 +111,13 @@ class SelfPlayService:
             torch.set_num_threads(torch_threads)
         self.name = name
         self._evaluator = evaluator_factory()
+        if game_groups > 1 and hasattr(self._evaluator, "set_weights"):
+            self._evaluator = _SerialEvaluator(self._evaluator)
         self._worker = SelfPlayWorker(
             self._evaluator,
             settings=settings,
             games_in_flight=games_in_flight,
+            game_groups=game_groups,
             trump_mode=trump_mode,
             scoring=scoring,
         )
@@ -110,7 +132,7 @@ class SelfPlayService:
         self._error: str | None = None
         self._thread = threading.Thread(target=self._loop, name=f"{name}-loop", daemon=True)
         self._thread.start()
-        log.info("%s started (%d games in flight)", name, games_in_flight)
+        log.info("%s started (%d groups of %d games in flight)", name, game_groups, games_in_flight)
 
     # ---- commands ---------------------------------------------------------------------------
     def submit(self, specs: list[GameSpec]) -> int:
@@ -140,10 +162,6 @@ class SelfPlayService:
 
     def resume(self) -> None:
         self._paused.clear()
-
-    def cancel_queued(self) -> list[GameSpec]:
-        """Take back the games not started yet."""
-        return self._queue.drain()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Abandon games in flight and end the loop."""
@@ -177,9 +195,6 @@ class SelfPlayService:
         if not self._paused.is_set():
             return False
         return self._holding.is_set() or not self._thread.is_alive()
-
-    def ping(self) -> str:
-        return self.name
 
     # ---- the loop ---------------------------------------------------------------------------
     def _between_decisions(self) -> bool:

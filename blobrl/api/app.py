@@ -13,7 +13,10 @@ from fastapi.responses import JSONResponse
 from blobrl.api.assets import DASHBOARD_DIR, Assets
 from blobrl.api.client import CoordinatorClient, CoordinatorUnavailable
 from blobrl.api.control import TransitionRefused
-from blobrl.api.routes import config, control, dashboard, history, metrics, status, ws
+from blobrl.api.play import PlayError, PlayService
+from blobrl.api.play.errors import answer as play_refused
+from blobrl.api.play.errors import method_not_allowed
+from blobrl.api.routes import config, control, dashboard, history, metrics, play, status, ws
 from blobrl.api.updates import UpdateHub
 
 
@@ -23,8 +26,11 @@ def create_app(
     token: str | None = None,
     dashboard_dir: Path = DASHBOARD_DIR,
     hub: UpdateHub | None = None,
+    run_dir: str | Path | None = None,
+    play_service: PlayService | None = None,
 ) -> FastAPI:
-    """The API over ``coordinator``. With a ``token``, every POST and the WebSocket need it."""
+    """The API over ``coordinator``. With a ``token``, every POST, the WebSocket and the play
+    routes need it. The play routes play the checkpoints of ``run_dir`` (none without one)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,9 +47,13 @@ def create_app(
     app.state.token = token
     app.state.hub = hub or UpdateHub(coordinator)
     app.state.assets = Assets(dashboard_dir)
-    for module in (status, metrics, config, history, control, ws, dashboard):
+    app.state.play = PlayService(run_dir) if play_service is None else play_service
+    for module in (status, metrics, config, history, control, play, ws, dashboard):
         app.include_router(module.router)
+    app.include_router(play.page)
     app.add_exception_handler(TransitionRefused, _refused)
+    app.add_exception_handler(PlayError, play_refused)
+    app.add_exception_handler(405, method_not_allowed)
     app.add_exception_handler(CoordinatorUnavailable, _unavailable)
     return app
 

@@ -28,7 +28,8 @@ def dashboard_dir(package_file: str = blobrl.__file__, prefix: str = sys.prefix)
 
 
 DASHBOARD_DIR = dashboard_dir()
-PAGES = {"index.html", "dashboard.js", "dashboard.css"}
+PLAY_PAGES = {"play.html", "play.js", "play.css"}  # /play: a person plays a checkpoint
+PAGES = {"index.html", "dashboard.js", "charts.js", "dashboard.css", *PLAY_PAGES}
 
 
 def _plotly_js() -> Path | None:

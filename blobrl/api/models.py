@@ -42,6 +42,9 @@ class StatusResponse(_Model):
     actors: int = Field(description="self-play actors")
     timestamp: float = Field(description="Unix time of this answer")
     error: str | None = None
+    notice: str | None = Field(
+        None, description="why the run paused itself (e.g. low disk); null otherwise"
+    )
 
 
 class RatingView(_Model):
@@ -136,6 +139,7 @@ class EloPoint(_Model):
     candidate_score: Finite = None
     best_score: Finite = None
     best_version: int | None = None
+    seconds: Finite = Field(None, description="wall time of the arena, s")
 
 
 class LossPoint(_Model):
@@ -155,6 +159,60 @@ class LossPoint(_Model):
     samples: int | None = Field(None, description="positions sampled to train the iteration")
     positions_total: int | None = None
     samples_total: int | None = None
+    train_started: Finite = Field(None, description="Unix time the iteration's training began")
+    train_seconds: Finite = Field(None, description="wall time of the iteration's training, s")
+    buffer_positions: int | None = Field(None, description="replay buffer size when it trained")
+
+
+class StepPoint(_Model):
+    iteration: int
+    step: int = Field(description="optimizer steps of the run at the end of this stretch")
+    policy_loss: Finite = None
+    value_loss: Finite = None
+    total_loss: Finite = None
+    trick_loss: Finite = Field(None, description="trick-count head (null without one)")
+    lr: Finite = None
+
+
+class GauntletMatchView(_Model):
+    opponent: str = Field(description="random, heuristic or ismcts:SIMS")
+    players: int
+    cards: int
+    deals: int
+    score: Finite = Field(description="the network's mean points per hand")
+    score_ci95: Finite = None
+    opponent_score: Finite = None
+    opponent_ci95: Finite = None
+    diff: Finite = None
+    diff_ci95: Finite = None
+    exact_rate: Finite = Field(None, description="share of the network's bids made exactly")
+    opponent_exact_rate: Finite = None
+    share: Finite = Field(None, description="the network's paired score share, 0..1")
+    share_se: Finite = None
+    verdict: str | None = None
+
+
+class GauntletPoint(_Model):
+    iteration: int
+    seconds: Finite = Field(None, description="wall time of the gauntlet, s")
+    matches: list[GauntletMatchView]
+
+
+class ThroughputPoint(_Model):
+    iteration: int
+    time: Finite = Field(description="Unix time the iteration's games were all in")
+    games: int = Field(description="games of the iteration (the schedule's)")
+    selfplay_seconds: Finite = Field(
+        description="time since the previous iteration's games were in (null for the first "
+        "trained here; across a stop and resume it includes the time stopped)"
+    )
+    games_per_min: Finite
+    train_seconds: Finite
+    arena_seconds: Finite = None
+    gauntlet_seconds: Finite = None
+    buffer_positions: int | None = None
+    replay_ratio: Finite = Field(None, description="samples / positions of this iteration")
+    replay_ratio_run: Finite = Field(None, description="samples / positions, run so far")
 
 
 class ControlResponse(_Model):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -22,30 +23,49 @@ APP_NAME = "blobrl-api"
 )
 @serve.ingress()
 class ApiIngress:
-    """The replica finds the Coordinator by name (or gets its handle) and builds the app."""
+    """The replica finds the Coordinator by name (or gets its handle) and builds the app. The
+    play sessions live in this one replica."""
 
-    def __init__(self, coordinator: Any, namespace: str | None, token: str | None):
+    def __init__(
+        self,
+        coordinator: Any,
+        namespace: str | None,
+        token: str | None,
+        run_dir: str | None = None,
+    ):
         handle = (
             ray.get_actor(coordinator, namespace=namespace)
             if isinstance(coordinator, str)
             else coordinator
         )
-        self._app = create_app(RayCoordinatorClient(handle), token=token)
+        self._app = create_app(RayCoordinatorClient(handle), token=token, run_dir=run_dir)
 
     def __serve_build_asgi_app__(self):
         return self._app
 
 
-def start_api(coordinator: Any, api: ApiConfig, *, namespace: str | None = None) -> str:
+def start_api(
+    coordinator: Any,
+    api: ApiConfig,
+    *,
+    namespace: str | None = None,
+    run_dir: str | Path | None = None,
+) -> str:
     """Start Ray Serve on ``api.host:api.port`` (a free port when 0) with the control API for
     ``coordinator`` (a named actor's name, looked up in ``namespace`` or the caller's, or its
-    handle). Returns the dashboard's URL. Ray must be initialized."""
+    handle); the play routes play the checkpoints of ``run_dir`` (an absolute path is passed to
+    the replica). Returns the dashboard's URL. Ray must be initialized."""
     if isinstance(coordinator, str) and namespace is None:
         namespace = ray.get_runtime_context().namespace
     port = api.port or free_port(api.host)
     serve.start(http_options={"host": api.host, "port": port}, proxy_location="HeadOnly")
     serve.run(
-        ApiIngress.bind(coordinator, namespace, api.token),  # type: ignore[attr-defined]
+        ApiIngress.bind(  # type: ignore[attr-defined]
+            coordinator,
+            namespace,
+            api.token,
+            None if run_dir is None else str(Path(run_dir).resolve()),
+        ),
         name=APP_NAME,
         route_prefix="/",
         blocking=False,

@@ -42,7 +42,6 @@ async def _drive(server, inputs: list[np.ndarray], seconds: float) -> float:
     """Rows per second that ``server`` answers with one caller per input, each resending its
     batch as soon as it is answered, over at least ``seconds``."""
     done = 0
-    stop = time.perf_counter() + seconds
 
     async def caller(x: np.ndarray) -> None:
         nonlocal done
@@ -52,6 +51,7 @@ async def _drive(server, inputs: list[np.ndarray], seconds: float) -> float:
 
     await asyncio.gather(*(server.evaluate(x) for x in inputs))  # warm up
     start = time.perf_counter()
+    stop = start + seconds  # after the warm-up, which may take longer than ``seconds``
     await asyncio.gather(*(caller(x) for x in inputs))
     return done / (time.perf_counter() - start)
 

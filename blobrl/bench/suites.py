@@ -18,6 +18,7 @@ import numpy as np
 
 from blobrl.bench.actors import actors
 from blobrl.bench.inference import inference
+from blobrl.bench.remote import remote
 from blobrl.checkpoint.bench import gamelog
 from blobrl.game import core as k
 from blobrl.game import new_game
@@ -62,8 +63,9 @@ def engine(quick: bool) -> dict[str, float]:
 
     ``engine_games_per_s`` is the compiled core that search and self-play run on (deal, legal
     moves, apply, score, all inside numba). ``engine_api_games_per_s`` drives the public Python
-    API one move at a time (``legal_actions``/``apply`` per move), as an agent or a tool would;
-    each call crosses from Python into numba (about 1.5 microseconds).
+    API one move at a time (``legal_actions``/``apply`` per move), as an agent or a tool would:
+    one crossing into numba per move (``apply`` returns the next legal set, which
+    ``legal_actions`` unpacks in Python), plus the numpy draws of the deal in ``new_game``.
     """
     rs = _rng.seed_streams([1])
     k.playout_games(PLAYERS, CARDS, 10, rs)
@@ -157,14 +159,35 @@ def selfplay(quick: bool, *, network=None) -> dict[str, float]:
 
 
 def forward(quick: bool) -> dict[str, float]:
-    """The bare default network in a loop at the self-play batch size (one thread)."""
-    from blobrl.nn import NetworkConfig, build_network, forward_evals_per_s
+    """The bare default network in a loop at the self-play batch size (384 rows, one thread).
+
+    ``forward_evals_per_s``: rows per second on random 0/1 inputs. ``forward_vs_gemm``: the
+    forward pass's FLOP rate (its matrix products as the CPU path computes them, the sparse
+    first layer counted by its non-zero inputs; see ``blobrl.nn.factory.matmul_flops_per_row``)
+    over a 2048 x 2048 fp32 ``torch.mm``'s, timed in turn on this core, on 384 positions from
+    random play of 5x7 hands.
+    """
+    import torch
+
+    from blobrl.game import encode
+    from blobrl.nn import NetworkConfig, build_network, forward_evals_per_s, forward_vs_gemm
 
     model = build_network(NetworkConfig())
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(384):
+        state = new_game(PLAYERS, CARDS, seed=90_000 + seed)
+        for _ in range(int(rng.integers(0, PLAYERS + PLAYERS * CARDS))):
+            state.apply(int(rng.choice(state.legal_actions())))
+        rows.append(encode(state))
+    positions = torch.from_numpy(np.stack(rows).astype(np.float32))
     return {
         "forward_evals_per_s": forward_evals_per_s(
             model, batch_size=384, seconds=0.5 if quick else 2.0
-        )
+        ),
+        "forward_vs_gemm": forward_vs_gemm(
+            model, positions, rounds=3 if quick else 7, seconds=0.1 if quick else 0.3
+        ),
     }
 
 
@@ -261,6 +284,7 @@ SUITES: dict[str, Callable[..., dict[str, float]]] = {
     "inference": inference,
     "game_log": gamelog,
     "actors": actors,
+    "remote": remote,
 }
 
 

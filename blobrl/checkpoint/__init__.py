@@ -1,7 +1,8 @@
 """Durable storage of a run: the game log, checkpoints, retention and the run directory.
 
-Importing this package does not import torch; checkpoints import it when they are read or
-written.
+Importing this package imports neither torch nor the game engine (numba), so that
+``python -m blobrl.status`` stays light: checkpoints import torch when they are read or written,
+and the game log imports :mod:`blobrl.data` when it decodes a game.
 """
 
 from blobrl.checkpoint.gamelog import (

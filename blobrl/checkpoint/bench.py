@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from blobrl.checkpoint.gamelog import GameLog
+from blobrl.data import CONT, STORED_BIT_BYTES, GameRecord
 
 PLAYERS, CARDS, POSITIONS = 5, 7, 30  # a 5x7 hand records about 30 searched decisions
 
 
-def typical_record(seed: int = 0, *, positions: int = POSITIONS):
+def typical_record(seed: int = 0, *, positions: int = POSITIONS) -> GameRecord:
     """A 5x7 game record with random contents and the real shapes and dtypes."""
-    from blobrl.selfplay.records import GameRecord
-
     rng = np.random.default_rng(seed)
     legal = rng.random((positions, 65)) < 0.2
     policy = np.where(legal, rng.random((positions, 65)), 0.0)
@@ -30,8 +29,8 @@ def typical_record(seed: int = 0, *, positions: int = POSITIONS):
         simulations=30,
         actions=rng.integers(0, 65, PLAYERS + PLAYERS * CARDS).astype(np.int16),
         players=rng.integers(0, PLAYERS, positions).astype(np.int8),
-        feature_bits=rng.integers(0, 256, (positions, 141)).astype(np.uint8),
-        feature_cont=rng.random((positions, 36)).astype(np.float16),
+        feature_bits=rng.integers(0, 256, (positions, STORED_BIT_BYTES)).astype(np.uint8),
+        feature_cont=rng.random((positions, CONT)).astype(np.float16),
         legal=legal,
         policy=policy.astype(np.float16),
         scores=rng.integers(-5, 15, PLAYERS).astype(np.float32),

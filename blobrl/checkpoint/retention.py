@@ -54,3 +54,21 @@ def iterations_to_keep(
         if any(it % k == 0 for k in divisors):
             keep.add(it)
     return keep
+
+
+def drop_reason(iteration: int, latest: int) -> str:
+    """Why the tiers do not keep ``iteration`` when ``latest`` is the newest, in words (for the
+    log line of a deletion): how far back it is and what its tier keeps."""
+    age = latest - iteration
+    index = max(i for i, (start, _) in enumerate(_TIERS) if age >= start)
+    start, divisors = _TIERS[index]
+    if index + 1 < len(_TIERS):
+        span = f"{start + 1}..{_TIERS[index + 1][0]} back"
+    else:
+        span = f"beyond {start} back"
+    kept = " or ".join(f"every {k}{_ordinal(k)}" for k in divisors)
+    return f"{age + 1} back from iteration {latest}; {span} keeps {kept} iteration"
+
+
+def _ordinal(k: int) -> str:
+    return {1: "st", 2: "nd", 3: "rd"}.get(k if k < 20 else k % 10, "th")

@@ -1,9 +1,10 @@
 """A run directory: where one training run keeps everything it must not lose.
 
     RUN_DIR/
-      games.log          every finished game, progress and iteration markers (gamelog.py)
+      games.log          every finished game, progress and iteration markers (gamelog/)
       config.json        the resolved config of the run (Config.to_dict()), written atomically
       checkpoints/       iter_*.pt (+ .sha256), latest.json, best_model.pt, best.json (store.py)
+      tb/                TensorBoard event files (blobrl.telemetry.tensorboard)
 
 Reading a summary needs no torch unless a checkpoint is there to read the Elo from.
 """
@@ -29,6 +30,7 @@ from blobrl.checkpoint.store import CHECKPOINTS_DIR, Checkpoint, CheckpointStore
 
 GAMES_LOG = "games.log"
 CONFIG = "config.json"
+TENSORBOARD = "tb"
 # The one section of a resolved config that is a list; every other one is an object.
 LIST_SECTIONS = ("game_mix",)
 
@@ -67,6 +69,7 @@ class RunDir:
         self.games_log = self.path / GAMES_LOG
         self.config_path = self.path / CONFIG
         self.checkpoints = self.path / CHECKPOINTS_DIR
+        self.tensorboard = self.path / TENSORBOARD
 
     def __repr__(self) -> str:
         return f"RunDir({str(self.path)!r})"
@@ -151,8 +154,9 @@ class RunDir:
         """Delete what a run wrote here (for ``--overwrite``); other files are left alone."""
         self.games_log.unlink(missing_ok=True)
         self.config_path.unlink(missing_ok=True)
-        if self.checkpoints.exists():
-            shutil.rmtree(self.checkpoints)
+        for folder in (self.checkpoints, self.tensorboard):
+            if folder.exists():
+                shutil.rmtree(folder)
 
     def summary(self) -> RunSummary:
         """Scan the game log (metadata only) and the checkpoints. Raises :class:`RunDirError`

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from blobrl.checkpoint import atomic
-from blobrl.checkpoint.retention import iterations_to_keep
+from blobrl.checkpoint.retention import drop_reason, iterations_to_keep
 
 log = logging.getLogger(__name__)
 
@@ -331,6 +331,7 @@ class CheckpointStore:
                 path.unlink(missing_ok=True)  # checkpoint first: it never lacks its checksum
                 sidecar(path).unlink(missing_ok=True)
                 deleted.append(path)
+                log.info("%s deleted by checkpoint retention: %s", path, drop_reason(it, its[-1]))
         now = time.time()
         for p in self.dir.iterdir():
             orphan = p.name.endswith(".pt.sha256") and not p.with_suffix("").exists()
@@ -338,6 +339,8 @@ class CheckpointStore:
             if orphan or stale:
                 p.unlink(missing_ok=True)
                 deleted.append(p)
+                what = "checksum of no checkpoint" if orphan else "temporary file over an hour old"
+                log.info("%s deleted by checkpoint retention: %s", p, what)
         if deleted:
             atomic.fsync_dir(self.dir)
         return deleted

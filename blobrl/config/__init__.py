@@ -15,6 +15,7 @@ from blobrl.config.sections import (
     RunConfig,
     ScheduleConfig,
     SelfPlayConfig,
+    TelemetryConfig,
 )
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "RunConfig",
     "ScheduleConfig",
     "SelfPlayConfig",
+    "TelemetryConfig",
     "config_from_dict",
     "load_config",
     "lr_schedule",

@@ -30,6 +30,7 @@ from blobrl.config.sections import (
     RunConfig,
     ScheduleConfig,
     SelfPlayConfig,
+    TelemetryConfig,
 )
 from blobrl.learner import LearnerConfig
 from blobrl.mcts.settings import SearchSettings
@@ -55,6 +56,7 @@ class Config:
     replay: ReplayConfig = field(default_factory=ReplayConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+    telemetry: TelemetryConfig = field(default_factory=TelemetryConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
 
     def __post_init__(self) -> None:

@@ -194,11 +194,31 @@ class GameMixEntry(Section):
         return (self.players, self.cards)
 
 
+# Game groups per self-play actor behind an InferenceServer when ``game_groups`` is auto: while
+# one group waits for its leaf batch, the others search (blobrl.selfplay.worker). Measured with
+# a 2 ms stand-in server (make bench, remote_stub_vs_local_stub).
+SERVER_GAME_GROUPS = 4
+
+
 @dataclass(frozen=True)
 class SelfPlayConfig(Section):
     actors: int | Literal["auto"] = bounded("auto", ge=1)  # auto: one per free CPU of the cluster
-    games_in_flight: int = bounded(128, ge=1)  # games each actor advances together
+    games_in_flight: int = bounded(128, ge=1)  # games each group of an actor advances together
     cpus_per_actor: float = bounded(1.0, gt=0.0)
+    # Groups of games_in_flight games in flight per actor, one searching while another's leaf
+    # batch is evaluated; auto: 1 with the network inside each actor, SERVER_GAME_GROUPS
+    # behind an InferenceServer (inference.placement).
+    game_groups: int | Literal["auto"] = bounded("auto", ge=1, le=64)
+
+    def groups(self, *, server: bool) -> int:
+        """``game_groups``, auto resolved for an actor that evaluates through a server or not."""
+        if self.game_groups == "auto":
+            return SERVER_GAME_GROUPS if server else 1
+        return int(self.game_groups)
+
+    def games_per_actor(self, *, server: bool) -> int:
+        """Games an actor has in flight: all its groups'."""
+        return self.games_in_flight * self.groups(server=server)
 
 
 @dataclass(frozen=True)
@@ -261,6 +281,14 @@ class CheckpointConfig(Section):
     keep_all: bool = False  # else tiered retention (docs/design.md)
     min_free_disk_gb: float = bounded(2.0, ge=0.0)  # pause with a message below this
     fsync_interval_s: float = bounded(1.0, ge=0.0)  # game log fsync period; 0: every game
+
+
+@dataclass(frozen=True)
+class TelemetryConfig(Section):
+    # TensorBoard event files in RUN_DIR/tb (blobrl.telemetry.tensorboard), the numbers of
+    # /api/metrics per iteration. Needs the `tensorboard` package (pip install 'blobrl[tb]');
+    # without it the run says so in one warning and writes none.
+    tensorboard: bool = True
 
 
 @dataclass(frozen=True)

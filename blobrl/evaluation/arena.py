@@ -9,7 +9,7 @@ and the rest with B's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -57,6 +57,8 @@ class MatchResult:
     # [D] mean score per hand of each side on each deal, over both seatings
     per_deal_a: tuple[float, ...] = ()
     per_deal_b: tuple[float, ...] = ()
+    # wall time of the match (set by the evaluator actor); not part of what the match found
+    seconds: float = field(default=float("nan"), compare=False)
 
     @property
     def a_share(self) -> float:

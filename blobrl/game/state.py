@@ -3,15 +3,21 @@
 ``BlobState`` is a thin object over one ``int64[STATE_SIZE]`` vector (see :mod:`blobrl.game.core`);
 every rule lives in the numba kernels there, so the Python API and the search share one
 implementation. Ids follow RULES.md: card = suit * 13 + rank, action 52 + b bids b.
+
+An agent's loop crosses into numba once per move: :meth:`BlobState.apply` returns the legal set of
+the next position as one integer (:mod:`blobrl.game.legal`), which ``legal_actions()`` unpacks in
+Python, and the other queries read the vector through a memoryview (Python ints, no numpy scalars).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+from numba import types
 
 from blobrl.game import core as k
+from blobrl.game import legal
 
 SUIT_NAMES = ("clubs", "diamonds", "hearts", "spades")
 SUIT_SYMBOLS = ("♣", "♦", "♥", "♠")
@@ -21,6 +27,7 @@ SCORINGS = {"blob": k.SCORING_BLOB, "oh_hell": k.SCORING_OH_HELL}
 
 # Full-game trump order by round number (RULES.md): spades, hearts, clubs, diamonds, no-trump.
 ROTATION_ORDER: tuple[int | None, ...] = (3, 2, 0, 1, None)
+_PHASES = ("bidding", "play", "terminal")  # by PHASE_* id
 
 
 class GameError(ValueError):
@@ -54,6 +61,8 @@ def parse_card(name: str) -> int:
 
 
 def _is_int(value: object) -> bool:
+    if type(value) is int:
+        return True
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
@@ -123,14 +132,88 @@ _ERROR_REASONS = {
     k.ERR_RANGE: "action ids are 0..64",
 }
 
+# The kernels BlobState calls once per move. ``_bind_kernels`` swaps numba's dispatchers for the
+# compiled entry points of the one signature a BlobState passes (its vector is always a writable,
+# C-contiguous int64[STATE_SIZE], see ``_check_vector``): that skips numba's per-call argument
+# typing, most of the cost of a call this small.
+_VECTOR_TYPE = types.Array(types.int64, 1, "C")
+_apply_code: Callable[[np.ndarray, int], int] = legal.apply_code
+_legal_code: Callable[[np.ndarray], int] = legal.legal_code
+_scores: Callable[[np.ndarray, np.ndarray], None] = k.scores
+_init_state: Callable[..., None] = k.init_state
+_bound = False
+_new_state = object.__new__
+
+
+def _entry(kernel: Callable[..., object], *signature: types.Type) -> Callable[..., object]:
+    """``kernel``'s compiled entry point for ``signature`` (the kernel itself without numba's JIT).
+    An entry point trusts its arguments' types; callers pass exactly ``signature``."""
+    compile_for = getattr(kernel, "compile", None)
+    return kernel if compile_for is None else compile_for(signature)
+
+
+def _bind_kernels() -> None:
+    global _apply_code, _legal_code, _scores, _init_state, _bound
+    vec, floats, i64 = _VECTOR_TYPE, types.Array(types.float64, 1, "C"), types.int64
+    _apply_code = _entry(legal.apply_code, vec, i64)  # type: ignore[assignment]
+    _legal_code = _entry(legal.legal_code, vec)  # type: ignore[assignment]
+    _scores = _entry(k.scores, vec, floats)  # type: ignore[assignment]
+    _init_state = _entry(k.init_state, vec, vec, *[i64] * 6)  # type: ignore[assignment]
+    _bound = True
+
+
+def _check_vector(vector: object) -> np.ndarray:
+    """``vector`` if it is a state vector the compiled entry points may be given, else an error."""
+    if not isinstance(vector, np.ndarray):
+        raise GameError(f"a state vector is an int64[{k.STATE_SIZE}] array, got {vector!r}")
+    flags = vector.flags
+    faults = [
+        *([] if vector.dtype == np.int64 else [f"dtype {vector.dtype}"]),
+        *([] if vector.shape == (k.STATE_SIZE,) else [f"shape {vector.shape}"]),
+        *([] if flags.c_contiguous and flags.aligned else ["not contiguous"]),
+        *([] if flags.writeable else ["read-only"]),
+    ]
+    if faults:
+        raise GameError(
+            f"a state vector is a writable, contiguous int64[{k.STATE_SIZE}], got "
+            + ", ".join(faults)
+        )
+    return vector
+
+
+_S0, _S1, _S2, _S3 = legal.SUIT_IDS
+_BID_IDS, _BIDDING, _CHUNK = legal.BID_IDS, legal.BIDDING, legal.CHUNK
+_VOIDS = tuple(tuple(s for s in range(k.NUM_SUITS) if m >> s & 1) for m in range(16))
+
 
 class BlobState:
-    """One hand of Blob. Mutated in place by :meth:`apply`; :meth:`clone` is a cheap copy."""
+    """One hand of Blob. Mutated in place by :meth:`apply`; :meth:`clone` is a cheap copy.
 
-    __slots__ = ("_s",)
+    The vector is the whole state. Alongside it the object keeps a memoryview of it (its reads
+    are Python ints, no numpy scalars) and the legal code (:mod:`blobrl.game.legal`) of the
+    position at history length ``_at``, which :meth:`apply` refreshes. A move made on the shared
+    vector by the kernels directly advances the history, so it is noticed; code that rewrites the
+    vector wholesale in place (``init_state``, a copy of another position) wraps it anew.
+    """
+
+    __slots__ = ("_at", "_code", "_m", "_s")
+
+    _s: np.ndarray  # int64[STATE_SIZE]
+    _m: memoryview  # of _s
+    _code: int  # legal code of the position with history length _at
+    _at: int  # -1: not known
 
     def __init__(self, vector: np.ndarray):
-        self._s = vector
+        """Wrap ``vector`` (shared, not copied): a writable, C-contiguous ``int64[STATE_SIZE]``."""
+        if not _bound:
+            _bind_kernels()
+        self._s = _check_vector(vector)
+        self._m = vector.data
+        self._code = 0
+        self._at = -1
+
+    def __reduce__(self) -> tuple[type[BlobState], tuple[np.ndarray]]:
+        return BlobState, (self._s,)
 
     # ---- construction ---------------------------------------------------------------------
     @classmethod
@@ -144,91 +227,115 @@ class BlobState:
         return self._s
 
     def clone(self) -> BlobState:
-        return BlobState(self._s.copy())
+        new = _new_state(BlobState)
+        s = self._s.copy()
+        new._s = s
+        new._m = s.data
+        new._code = self._code
+        new._at = self._at
+        return new
 
     # ---- the public API -------------------------------------------------------------------
     @property
     def num_players(self) -> int:
-        return int(self._s[k.F_N])
+        return self._m[k.F_N]
 
     @property
     def num_cards(self) -> int:
-        return int(self._s[k.F_C])
+        return self._m[k.F_C]
 
     @property
     def dealer(self) -> int:
-        return int(self._s[k.F_DEALER])
+        return self._m[k.F_DEALER]
 
     @property
     def trump(self) -> int | None:
-        t = int(self._s[k.F_TRUMP])
+        t = self._m[k.F_TRUMP]
         return None if t == k.NO_TRUMP else t
 
     @property
     def turned_up(self) -> int | None:
         """The turned-up card (turn_up mode), seen by everyone and out of play."""
-        c = int(self._s[k.F_TURNUP])
+        c = self._m[k.F_TURNUP]
         return None if c == k.NO_CARD else c
 
     @property
     def scoring(self) -> str:
-        return "oh_hell" if self._s[k.F_SCORING] == k.SCORING_OH_HELL else "blob"
+        return "oh_hell" if self._m[k.F_SCORING] == k.SCORING_OH_HELL else "blob"
 
     @property
     def current_player(self) -> int:
         """Seat to act; -1 once the hand is over."""
-        return int(self._s[k.F_PLAYER])
+        return self._m[k.F_PLAYER]
 
     @property
     def phase(self) -> str:
-        return ("bidding", "play", "terminal")[int(self._s[k.F_PHASE])]
+        return _PHASES[self._m[k.F_PHASE]]
 
     @property
     def history(self) -> list[int]:
-        return self._s[k.F_HIST : k.F_HIST + self._s[k.F_HISTLEN]].tolist()
+        return self._m[k.F_HIST : k.F_HIST + self._m[k.F_HISTLEN]].tolist()
 
     @property
     def bids(self) -> list[int | None]:
-        n = self.num_players
-        return [None if b < 0 else int(b) for b in self._s[k.F_BIDS : k.F_BIDS + n]]
+        m = self._m
+        return [None if b < 0 else b for b in m[k.F_BIDS : k.F_BIDS + m[k.F_N]]]
 
     @property
     def tricks_won(self) -> list[int]:
-        return self._s[k.F_TRICKS : k.F_TRICKS + self.num_players].tolist()
+        m = self._m
+        return m[k.F_TRICKS : k.F_TRICKS + m[k.F_N]].tolist()
 
     @property
     def trick_leader(self) -> int:
         """Seat that led (or will lead) the current trick."""
-        return int(self._s[k.F_LEADER])
+        return self._m[k.F_LEADER]
 
     @property
     def current_trick(self) -> list[tuple[int, int]]:
         """(seat, card) pairs of the trick in progress, in play order."""
-        n, lead = self.num_players, self.trick_leader
-        return [((lead + i) % n, int(self._s[k.F_TRICK + i])) for i in range(self._s[k.F_NTRICK])]
+        m = self._m
+        n, lead = m[k.F_N], m[k.F_LEADER]
+        return [((lead + i) % n, m[k.F_TRICK + i]) for i in range(m[k.F_NTRICK])]
 
     @property
     def led_suit(self) -> int | None:
-        led = int(self._s[k.F_LED])
+        led = self._m[k.F_LED]
         return None if led < 0 else led
 
     @property
     def tricks_played(self) -> int:
-        return int(self._s[k.F_TRICKNO])
+        return self._m[k.F_TRICKNO]
 
     def known_voids(self, player: int) -> list[int]:
         """Suits ``player`` has shown (by not following) that they hold none of."""
-        m = int(self._s[k.F_VOIDS + _check_seat("player", player, self.num_players)])
-        return [s for s in range(k.NUM_SUITS) if m >> s & 1]
+        m = self._m
+        if type(player) is not int or not 0 <= player < m[k.F_N]:
+            player = _check_seat("player", player, m[k.F_N])
+        return list(_VOIDS[m[k.F_VOIDS + player]])
 
     def hand(self, player: int) -> list[int]:
         """Cards ``player`` still holds, in increasing id order."""
-        m = int(self._s[k.F_HANDS + _check_seat("player", player, self.num_players)])
-        return [c for c in range(k.NUM_CARDS) if m >> c & 1]
+        m = self._m
+        if type(player) is not int or not 0 <= player < m[k.F_N]:
+            player = _check_seat("player", player, m[k.F_N])
+        return legal.cards_of(m[k.F_HANDS + player])
 
     def legal_actions(self) -> list[int]:
-        buf = np.empty(k.NUM_ACTIONS, np.int64)
-        return buf[: k.legal_actions(self._s, buf)].tolist()
+        at = self._m[k.F_HISTLEN]
+        if at != self._at:
+            self._code = _legal_code(self._s)
+            self._at = at
+        code = self._code
+        # The legal code unpacked (legal.cards_of, inlined: the hottest call of an agent's loop).
+        if code >= _BIDDING:
+            return list(_BID_IDS[code & _CHUNK])
+        return [
+            *_S0[code & _CHUNK],
+            *_S1[code >> 13 & _CHUNK],
+            *_S2[code >> 26 & _CHUNK],
+            *_S3[code >> 39],
+        ]
 
     def legal_mask(self) -> np.ndarray:
         """``bool[65]`` mask of legal actions."""
@@ -237,21 +344,25 @@ class BlobState:
         return out
 
     def is_terminal(self) -> bool:
-        return bool(self._s[k.F_PHASE] == k.PHASE_TERMINAL)
+        return self._m[k.F_PHASE] == k.PHASE_TERMINAL
 
     def scores(self) -> list[int]:
         """Score of each seat (RULES.md, Scoring); running totals before the end."""
         out = np.zeros(k.MAX_PLAYERS, np.float64)
-        k.scores(self._s, out)
-        return [int(x) for x in out[: self.num_players]]
+        _scores(self._s, out)
+        return [int(x) for x in out[: self._m[k.F_N]].tolist()]
 
     def apply(self, action: int) -> None:
         """Apply ``action`` in place; raise :class:`IllegalActionError` naming why not."""
-        if not _is_int(action):
+        if type(action) is not int and not _is_int(action):
             raise IllegalActionError(f"action must be an integer id 0..64, got {action!r}")
-        err = k.ERR_RANGE if not 0 <= action < k.NUM_ACTIONS else k.apply_action(self._s, action)
-        if err != k.OK:
-            raise IllegalActionError(self._explain(int(action), err))
+        if not 0 <= action < k.NUM_ACTIONS:
+            raise IllegalActionError(self._explain(int(action), k.ERR_RANGE))
+        code = _apply_code(self._s, action)
+        if code < 0:
+            raise IllegalActionError(self._explain(int(action), -code))
+        self._code = code
+        self._at = self._m[k.F_HISTLEN]
 
     def _explain(self, action: int, err: int) -> str:
         who = self.current_player
@@ -288,20 +399,26 @@ class BlobState:
 
 
 def _make_state(
-    masks: Sequence[int],
+    hands: np.ndarray,
     *,
+    num_players: int,
     cards: int,
     dealer: int,
     trump: int,
     turnup: int,
     scoring: int,
 ) -> BlobState:
-    n = len(masks)
-    hands = np.zeros(k.MAX_PLAYERS, np.int64)
-    hands[:n] = masks
+    """A fresh hand; ``hands`` is ``int64[MAX_PLAYERS]``, the card mask of each seat."""
+    if not _bound:
+        _bind_kernels()
     vec = np.zeros(k.STATE_SIZE, np.int64)
-    k.init_state(vec, hands, n, cards, dealer, trump, turnup, scoring)
-    return BlobState(vec)
+    _init_state(vec, hands, num_players, cards, dealer, trump, turnup, scoring)
+    state = _new_state(BlobState)
+    state._s = vec
+    state._m = vec.data
+    state._code = 0
+    state._at = -1
+    return state
 
 
 def turn_up(deck: Sequence[int] | np.ndarray, dealt: int) -> tuple[int, int]:
@@ -337,9 +454,8 @@ def new_game(
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     deck = rng.permutation(k.NUM_CARDS)
     dealt = num_players * cards
-    masks = [
-        sum(1 << int(c) for c in deck[p * cards : (p + 1) * cards]) for p in range(num_players)
-    ]
+    hands = np.zeros(k.MAX_PLAYERS, np.int64)
+    k.deal_masks(deck, num_players, cards, hands)
     turnup = k.NO_CARD
     if isinstance(trump, str):
         if trump != "auto":
@@ -356,7 +472,13 @@ def new_game(
     seat = int(rng.integers(num_players)) if dealer is None else dealer
     seat = _check_seat("dealer", seat, num_players)
     return _make_state(
-        masks, cards=cards, dealer=seat, trump=trump_id, turnup=turnup, scoring=scoring_id
+        hands,
+        num_players=num_players,
+        cards=cards,
+        dealer=seat,
+        trump=trump_id,
+        turnup=turnup,
+        scoring=scoring_id,
     )
 
 
@@ -406,8 +528,11 @@ def from_deal(
                 f"turned-up card {card_name(turnup)} makes {SUIT_NAMES[turnup // k.NUM_RANKS]} "
                 f"trump, got trump={trump!r}"
             )
+    masks_array = np.zeros(k.MAX_PLAYERS, np.int64)
+    masks_array[:n] = masks
     return _make_state(
-        masks,
+        masks_array,
+        num_players=n,
         cards=sizes[0],
         dealer=_check_seat("dealer", dealer, n),
         trump=_check_trump(trump),

@@ -27,6 +27,9 @@ def connect(address: str | None = None) -> ClusterInfo:
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray Serve gives its HTTP proxy 5 s to come up, which a busy laptop can miss; an embedded
+    # Ray inherits this from here (a cluster started with `ray start` takes it from its shell).
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
     embedded = False
     if address == "local":
         embedded = True

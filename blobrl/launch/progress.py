@@ -21,14 +21,17 @@ def format_duration(seconds: float | None) -> str:
 
 
 def progress_line(status) -> str:
-    """One line: state, iteration, games done/total, games/min, ETA."""
+    """One line: state, iteration, games done/total, games/min, ETA (and why the run paused
+    itself, while it holds)."""
     iteration = min(status.iteration, status.iterations)
+    notice = getattr(status, "notice", None)
     return (
         f"[{status.state}] iteration {iteration}/{status.iterations} "
         f"({status.iteration_games}/{status.iteration_games_total} games) | "
         f"games {status.games_played:,}/{status.games_total:,} ({status.progress:.1%}) | "
         f"{status.games_per_min:,.0f} games/min | ETA {format_duration(status.eta_s)} | "
         f"{status.determinizations}x{status.simulations} | weights v{status.weights_version}"
+        + (f" | {notice}" if notice else "")
     )
 
 

@@ -309,6 +309,12 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         min_free_disk_gb=config.checkpoint.min_free_disk_gb,
     )
     run_id = f"blobrl-{config.name}-{os.getpid()}"
+    tensorboard = None
+    if config.telemetry.tensorboard:
+        from blobrl.checkpoint import RunDir
+        from blobrl.telemetry.tensorboard import TensorBoardFactory
+
+        tensorboard = TensorBoardFactory(str(RunDir(plan.run_dir.resolve()).tensorboard))
     system = build(
         config,
         journal,
@@ -318,6 +324,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         start_paused=args.start_paused,
         stop_after=args.iterations,
         run_id=run_id,
+        tensorboard=tensorboard,
     )
     printer = ProgressPrinter()
     outcome = EXIT_OK
@@ -325,7 +332,7 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
     try:
         from blobrl.api import start_api
 
-        url = start_api(f"{run_id}-coordinator", config.api)
+        url = start_api(f"{run_id}-coordinator", config.api, run_dir=plan.run_dir.resolve())
         api_started = True
         print(f"Control API and dashboard: {url}", flush=True)
         running = call(system.coordinator, "run")
@@ -360,10 +367,10 @@ def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
         outcome = EXIT_INTERNAL
     finally:
         try:
-            if api_started:
-                from blobrl.api import stop_api
+            if api_started:  # Serve first: its replica holds a handle to the Coordinator
+                from blobrl.launch.serving import shutdown_serve
 
-                stop_api()
+                shutdown_serve()
             system.shutdown()
         finally:
             if info.embedded:

@@ -1,12 +1,13 @@
 """Training the network on replayed self-play: losses, optimizer, learning-rate schedule."""
 
-from blobrl.learner.batch import IterationMetrics, StepMetrics, TrainingBatch
+from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics, TrainingBatch
 from blobrl.learner.config import LearnerConfig
 from blobrl.learner.learner import Learner, TrainingDiverged
 from blobrl.learner.reuse import realized_ratio, steps_for
 from blobrl.learner.schedule import WarmupCosineScheduler
 
 __all__ = [
+    "CurvePoint",
     "IterationMetrics",
     "Learner",
     "LearnerConfig",

@@ -71,6 +71,20 @@ class StepMetrics:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """Means of :class:`StepMetrics` over a stretch of consecutive steps (the not skipped ones):
+    one point of the learning curve per training step, ``step`` being the run's step count at
+    the end of the stretch."""
+
+    step: int
+    policy_loss: float
+    value_loss: float
+    total_loss: float
+    trick_loss: float  # nan: no trick-count head
+    lr: float  # at the last step of the stretch
+
+
+@dataclass(frozen=True)
 class IterationMetrics:
     """Means of :class:`StepMetrics` over the steps of one iteration that were not skipped."""
 
@@ -91,3 +105,10 @@ class IterationMetrics:
     samples: int = 0  # positions sampled for training (steps x batch size, skipped included)
     positions_total: int = 0  # positions generated over the run, through this iteration
     samples_total: int = 0  # positions sampled for training over the run
+    # The learning curve within the iteration: at most CURVE_POINTS points, every N steps.
+    curve: tuple[CurvePoint, ...] = ()
+    # Throughput, set by the learner actor: when training started (Unix time; the iteration's
+    # games were all in then), how long it took (s), and what the replay buffer held.
+    train_started: float = float("nan")
+    train_seconds: float = float("nan")
+    buffer_positions: int = 0

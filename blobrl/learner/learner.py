@@ -11,13 +11,48 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blobrl.learner.batch import IterationMetrics, StepMetrics, TrainingBatch
+from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics, TrainingBatch
 from blobrl.learner.config import LearnerConfig
 from blobrl.learner.reuse import steps_for
 from blobrl.learner.schedule import WarmupCosineScheduler
 from blobrl.nn import BlobNet, masked_logits
 
 STATE_FORMAT = 1
+# Points of the learning curve an iteration reports: one every ceil(steps / CURVE_POINTS) steps,
+# so a 500-iteration run's curve stays a few thousand points whatever its steps per iteration.
+CURVE_POINTS = 8
+
+
+def learning_curve(
+    steps: list[StepMetrics], *, last_step: int, points: int = CURVE_POINTS
+) -> tuple[CurvePoint, ...]:
+    """``steps`` (the last of which was the run's step ``last_step``) in at most ``points``
+    stretches of equal length, each the mean of its steps not skipped (none if all were)."""
+    if not steps:
+        return ()
+    every = -(-len(steps) // points)
+    first = last_step - len(steps)
+    curve = []
+    for start in range(0, len(steps), every):
+        stretch = steps[start : start + every]
+        taken = [s for s in stretch if not s.skipped]
+        if not taken:
+            continue
+
+        def mean(name: str, taken: list[StepMetrics] = taken) -> float:
+            return float(np.mean([getattr(s, name) for s in taken]))
+
+        curve.append(
+            CurvePoint(
+                step=first + start + len(stretch),
+                policy_loss=mean("policy_loss"),
+                value_loss=mean("value_loss"),
+                total_loss=mean("total_loss"),
+                trick_loss=mean("trick_loss"),
+                lr=stretch[-1].lr,
+            )
+        )
+    return tuple(curve)
 
 
 class TrainingDiverged(RuntimeError):
@@ -220,6 +255,7 @@ class Learner:
             samples=samples,
             positions_total=self.positions_total,
             samples_total=self.samples_total,
+            curve=learning_curve(steps, last_step=self.total_steps),
         )
         self._iteration_steps = []
         self.scheduler.step()

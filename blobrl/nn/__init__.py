@@ -3,7 +3,13 @@
 from blobrl.nn.base import BlobNet, masked_logits
 from blobrl.nn.config import NetworkConfig
 from blobrl.nn.evaluator import TorchEvaluator
-from blobrl.nn.factory import build_network, forward_evals_per_s, param_count
+from blobrl.nn.factory import (
+    build_network,
+    forward_evals_per_s,
+    forward_vs_gemm,
+    matmul_flops_per_row,
+    param_count,
+)
 from blobrl.nn.serialize import bytes_to_state_dict, state_dict_to_bytes
 
 __all__ = [
@@ -13,7 +19,9 @@ __all__ = [
     "build_network",
     "bytes_to_state_dict",
     "forward_evals_per_s",
+    "forward_vs_gemm",
     "masked_logits",
+    "matmul_flops_per_row",
     "param_count",
     "state_dict_to_bytes",
 ]

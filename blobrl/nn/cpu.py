@@ -3,9 +3,12 @@
 Self-play evaluates a few hundred rows at a time on one core. At that size the trick-count value
 head, two dozen small elementwise torch operations on ``[B, 8, 13]`` tensors, cost as much as the
 residual blocks of a 128-wide network. :func:`trick_values` does the same arithmetic in one pass
-per row. Like the sparse first layer it only answers when no gradient is wanted and everything is
-float32 on the CPU (:func:`cpu_inference`); training, CUDA and export use the torch code, which
-stays the definition (tests hold the two to the same answers).
+per row. :func:`layer_norm_rows` and :func:`add_bias_relu` let the MLP's matrix products run
+without a bias (torch's ``addmm`` first copies the bias into the output, one more pass over it)
+and fold each bias, ReLU and residual update into the pass that next reads the rows. Like the
+sparse first layer they only answer when no gradient is wanted and everything is float32 on the
+CPU (:func:`cpu_inference`); training, CUDA and export use the torch code, which stays the
+definition (tests hold the two to the same answers).
 """
 
 from __future__ import annotations
@@ -29,6 +32,57 @@ def cpu_inference(*tensors: torch.Tensor) -> bool:
     if torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export():
         return False
     return all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors)
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def layer_norm_rows(
+    x: np.ndarray,
+    pending: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray,
+    eps: float,
+    relu: bool,
+    out: np.ndarray,
+) -> None:
+    """``x += pending`` (in place), then ``out = LayerNorm(x)`` (then ReLU when ``relu``).
+
+    ``x[B, H]``, ``out[B, H]``; ``pending[H]`` is a bias still to be added to ``x`` (zeros for
+    none), ``weight[H]``, ``bias[H]`` the norm's affine parameters. The variance is the biased
+    one of ``nn.LayerNorm``, from the mean in a second pass over the row."""
+    rows, width = x.shape
+    eps32 = np.float32(eps)
+    zero = np.float32(0.0)
+    for i in range(rows):
+        x_i = x[i]
+        total = zero
+        for h in range(width):
+            v = x_i[h] + pending[h]
+            x_i[h] = v
+            total += v
+        mean = total / np.float32(width)
+        squares = zero
+        for h in range(width):
+            d = x_i[h] - mean
+            squares += d * d
+        rstd = np.float32(1.0) / np.sqrt(squares / np.float32(width) + eps32)
+        o_i = out[i]
+        if relu:
+            for h in range(width):
+                o_i[h] = max((x_i[h] - mean) * rstd * weight[h] + bias[h], zero)
+        else:
+            for h in range(width):
+                o_i[h] = (x_i[h] - mean) * rstd * weight[h] + bias[h]
+
+
+@njit(cache=True, fastmath=True, nogil=True)
+def add_bias_relu(x: np.ndarray, bias: np.ndarray) -> None:
+    """``x[B, H] = relu(x + bias[H])`` in place."""
+    rows, width = x.shape
+    zero = np.float32(0.0)
+    for i in range(rows):
+        x_i = x[i]
+        for h in range(width):
+            x_i[h] = max(x_i[h] + bias[h], zero)
 
 
 @njit(cache=True, fastmath=False, nogil=True)

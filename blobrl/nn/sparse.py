@@ -16,37 +16,57 @@ from torch import nn
 
 from blobrl.nn.cpu import cpu_inference
 
+MAGNITUDE = np.uint32(0x7FFFFFFF)  # every bit of a float32 but its sign
+
 
 @njit(cache=True, fastmath=True, nogil=True)
 def sparse_affine(x: np.ndarray, weight_t: np.ndarray, bias: np.ndarray, out: np.ndarray) -> None:
     """``out[B, H] = x[B, F] @ weight_t[F, H] + bias[H]``, skipping the zeros of ``x``.
 
-    ``x`` must be C-contiguous. Zeros are skipped two floats at a time: a word of two +0.0 is
-    all zero bits (a word holding -0.0 is not, and is then looked at float by float)."""
+    ``x`` must be C-contiguous. A row's non-zero inputs are listed first: eight floats at a time
+    are skipped when all their bits but the signs are zero (+0.0 and -0.0, which add nothing),
+    and the rest are listed without a branch. Then the weight rows of the listed inputs are
+    added four at a time, so that the output row is read and written once per four weight rows
+    (the weight rows come from L2 or L3; the output row stays in L1)."""
     rows, features = x.shape
     width = weight_t.shape[1]
-    pairs = features // 2
-    words = x[:, : 2 * pairs].copy().view(np.uint64) if features % 2 else x.view(np.uint64)
+    bits = x.view(np.uint32)
+    groups = features // 8
     nonzero = np.empty(features, np.int64)
+    values = np.empty(features, np.float32)
     for i in range(rows):
+        x_i = x[i]
+        b_i = bits[i]
         count = 0
-        for w in range(pairs):
-            if words[i, w] != 0:
-                for j in range(2 * w, 2 * w + 2):
-                    if x[i, j] != 0.0:
-                        nonzero[count] = j
-                        count += 1
-        if features % 2 and x[i, features - 1] != 0.0:
-            nonzero[count] = features - 1
-            count += 1
+        for g in range(groups):
+            word = np.uint32(0)
+            for j in range(8 * g, 8 * g + 8):
+                word |= b_i[j]
+            if word & MAGNITUDE:
+                for j in range(8 * g, 8 * g + 8):
+                    nonzero[count] = j
+                    values[count] = x_i[j]
+                    count += (b_i[j] & MAGNITUDE) != 0
+        for j in range(8 * groups, features):
+            nonzero[count] = j
+            values[count] = x_i[j]
+            count += (b_i[j] & MAGNITUDE) != 0
         row = out[i]
         row[:] = bias
-        for n in range(count):
-            j = nonzero[n]
-            v = x[i, j]
-            w_j = weight_t[j]
+        n = 0
+        while n + 3 < count:
+            v0, v1, v2, v3 = values[n], values[n + 1], values[n + 2], values[n + 3]
+            w0, w1 = weight_t[nonzero[n]], weight_t[nonzero[n + 1]]
+            w2, w3 = weight_t[nonzero[n + 2]], weight_t[nonzero[n + 3]]
+            for h in range(width):
+                row[h] += (v0 * w0[h] + v1 * w1[h]) + (v2 * w2[h] + v3 * w3[h])
+            n += 4
+        while n < count:
+            v = values[n]
+            w_j = weight_t[nonzero[n]]
             for h in range(width):
                 row[h] += v * w_j[h]
+            n += 1
 
 
 class SparseInputLinear(nn.Linear):

@@ -1,22 +1,5 @@
-"""The replay buffer of self-play positions, and the compact position codec it stores."""
+"""The replay buffer of self-play positions (stored compactly by :mod:`blobrl.data.codec`)."""
 
-from blobrl.replay.buffer import (
-    LEGAL_BYTES,
-    ReplayBatch,
-    ReplayBuffer,
-    ReplayStats,
-    ValueStats,
-)
-from blobrl.replay.codec import BIT_BYTES, CONT, pack_features, unpack_features
+from blobrl.replay.buffer import LEGAL_BYTES, ReplayBuffer, ReplayStats, ValueStats
 
-__all__ = [
-    "BIT_BYTES",
-    "CONT",
-    "LEGAL_BYTES",
-    "ReplayBatch",
-    "ReplayBuffer",
-    "ReplayStats",
-    "ValueStats",
-    "pack_features",
-    "unpack_features",
-]
+__all__ = ["LEGAL_BYTES", "ReplayBuffer", "ReplayStats", "ValueStats"]

@@ -25,41 +25,16 @@ durable game log.
 from __future__ import annotations
 
 import collections
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
+from blobrl.data import CONT, STORED_BIT_BYTES, GameRecord, unpack_features
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
-from blobrl.replay.codec import BIT_BYTES, CONT, unpack_features
-from blobrl.selfplay.records import GameRecord
+from blobrl.learner import TrainingBatch
 
 LEGAL_BYTES = (NUM_ACTIONS + 7) // 8
 VALUE_HISTOGRAM_BINS = 10  # over [0, 1], the range of normalized scores
-
-
-@dataclass(frozen=True)
-class ReplayBatch:
-    """A training batch of ``B`` positions, as float32/bool numpy arrays."""
-
-    features: np.ndarray  # float32[B, FEATURES]
-    legal_mask: np.ndarray  # bool[B, 65]
-    policy_target: np.ndarray  # float32[B, 65]
-    value_target: np.ndarray  # float32[B, 8]: by relative seat, entry 0 the acting seat
-    seat_mask: np.ndarray  # bool[B, 8]: which relative seats exist
-    trick_target: np.ndarray | None = None  # int64[B, 8]: tricks still taken, -1 = unknown
-
-
-@functools.cache
-def _batch_type() -> type:
-    """The learner's ``TrainingBatch`` when it defines one, else :class:`ReplayBatch`.
-
-    Looked up on first use, not at import, so that the learner may import this package."""
-    try:
-        from blobrl.learner import TrainingBatch
-    except ImportError:
-        return ReplayBatch
-    return TrainingBatch
 
 
 @dataclass(frozen=True)
@@ -97,7 +72,7 @@ class ReplayBuffer:
             raise ValueError(f"capacity must be >= 1, got {capacity}")
         self.capacity = int(capacity)
         cap = self.capacity
-        self._bits = np.zeros((cap, BIT_BYTES), np.uint8)
+        self._bits = np.zeros((cap, STORED_BIT_BYTES), np.uint8)
         self._cont = np.zeros((cap, CONT), np.float16)
         self._legal = np.zeros((cap, LEGAL_BYTES), np.uint8)
         self._policy = np.zeros((cap, NUM_ACTIONS), np.float16)
@@ -120,7 +95,7 @@ class ReplayBuffer:
     @staticmethod
     def bytes_per_position() -> int:
         return (
-            BIT_BYTES
+            STORED_BIT_BYTES
             + 2 * CONT
             + LEGAL_BYTES
             + 2 * NUM_ACTIONS
@@ -182,12 +157,9 @@ class ReplayBuffer:
                 if self._mix[deal] == 0:
                     del self._mix[deal]
 
-    def sample(self, batch_size: int, rng: np.random.Generator):
-        """``batch_size`` positions drawn uniformly with replacement.
-
-        Returns the learner's ``TrainingBatch`` when it defines one (same fields), else a
-        :class:`ReplayBatch`.
-        """
+    def sample(self, batch_size: int, rng: np.random.Generator) -> TrainingBatch:
+        """``batch_size`` positions drawn uniformly with replacement, as the float arrays the
+        learner trains on."""
         if self._size == 0:
             raise ValueError("cannot sample from an empty replay buffer")
         if batch_size < 1:
@@ -195,7 +167,7 @@ class ReplayBuffer:
         idx = rng.integers(0, self._size, size=batch_size)  # [B]
         seats = np.arange(MAX_PLAYERS)[None, :] < self._num_players[idx, None]  # [B, 8]
         legal = np.unpackbits(self._legal[idx], axis=1, count=NUM_ACTIONS).astype(np.bool_)
-        return _batch_type()(
+        return TrainingBatch(
             features=unpack_features(self._bits[idx], self._cont[idx]),
             legal_mask=legal,
             policy_target=self._policy[idx].astype(np.float32),

@@ -1,6 +1,6 @@
-"""Self-play: many hands at once through batched search, returned as typed records."""
+"""Self-play: many hands at once through batched search, returned as typed records
+(:class:`blobrl.data.GameRecord`)."""
 
-from blobrl.selfplay.records import GameRecord
 from blobrl.selfplay.worker import GameSpec, SelfPlayWorker, SpecSource, WorkerStats
 
-__all__ = ["GameRecord", "GameSpec", "SelfPlayWorker", "SpecSource", "WorkerStats"]
+__all__ = ["GameSpec", "SelfPlayWorker", "SpecSource", "WorkerStats"]

@@ -1,26 +1,40 @@
 """SelfPlayWorker: plays many hands at once with batched search and returns typed records.
 
 Plain Python, no Ray: the SelfPlayActor is a thin shell over it, and tests drive it directly with
-fake evaluators. All games in flight take their decisions in lock-step so that every leaf of
-every tree of every game is evaluated in one evaluator call; when a game ends its slot is
-refilled from the queue at once.
+fake evaluators. The games in flight form ``game_groups`` groups of ``games_in_flight``; the
+games of a group take their decisions in lock-step so that every leaf of every tree of every game
+of the group is evaluated in one evaluator call; when a game ends its slot is refilled from the
+queue at once.
+
+With one group (the default, and what a network inside the actor wants) the search runs in the
+calling thread. With several, each group searches in a thread of its own and the calling thread
+does the bookkeeping between their decisions, so that while one group waits for its leaf batch
+(a round trip to a remote InferenceServer, which releases the GIL) another searches to its
+leaves: the search calls its evaluator synchronously from inside its simulation loop, so a
+group needs a stack of its own to wait on. A game's moves depend only on its seed and the
+evaluator's answers for its rows, never on which group or slot it is in, so the groups change
+the timing of games and never their records (except under the Gumbel root, whose phases run
+as many rounds as the game of the batch that needs the most: a Gumbel game depends on the other
+games of its batch, with one group or several).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from blobrl.data import GameRecord, pack_features
 from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import FEATURES, encode_batch
-from blobrl.mcts import Evaluator, SearchSettings, make_search, sample_actions
-from blobrl.replay.codec import pack_features
-from blobrl.selfplay.records import GameRecord
+from blobrl.mcts import Evaluator, SearchResult, SearchSettings, make_search, sample_actions
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ class WorkerStats:
     eval_seconds: float = 0.0
     total_seconds: float = 0.0  # of plays that have ended
     playing_since: float | None = None  # perf_counter() when the play going on began
+    groups: int = 1  # game groups searching side by side (eval_seconds sums their waits)
 
     def seconds(self) -> float:
         """Seconds spent playing, the play going on included."""
@@ -53,8 +68,9 @@ class WorkerStats:
 
     @property
     def eval_fraction(self) -> float:
-        """Share of self-play time spent waiting for network evaluations."""
-        seconds = self.seconds()
+        """Share of self-play time spent waiting for network evaluations (with several game
+        groups, each group's share, averaged over the groups)."""
+        seconds = self.seconds() * self.groups
         return self.eval_seconds / seconds if seconds > 0 else 0.0
 
 
@@ -98,8 +114,67 @@ class _IterSource(SpecSource):
         return self._done
 
 
+class _Abandoned(Exception):
+    """Unwinds the search of a group whose play ended (a stop) while it was searching."""
+
+
+class _TimedEvaluator:
+    """A group's evaluator: adds the rows it sends and the seconds it waits to the worker's
+    stats as it goes (under a lock: the groups' threads share them)."""
+
+    def __init__(self, evaluator: Evaluator, stats: WorkerStats, lock: threading.Lock):
+        self.evaluator = evaluator
+        self.stats = stats
+        self.lock = lock
+        self.abandoned = False
+
+    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.abandoned:
+            raise _Abandoned
+        start = time.perf_counter()
+        out = self.evaluator(features)
+        seconds = time.perf_counter() - start
+        with self.lock:
+            self.stats.eval_seconds += seconds
+            self.stats.evaluations += features.shape[0]
+        return out
+
+
+class _Group:
+    """Up to ``size`` games that take their decisions together, through a search of their own.
+
+    ``busy`` while its search runs (in a thread of its own when there are several groups); only
+    the playing thread touches its games in between.
+    """
+
+    def __init__(self, evaluator: _TimedEvaluator, *, size: int, settings: SearchSettings):
+        self.evaluator = evaluator
+        self.search = make_search(self.evaluator, max_games=size, settings=settings)
+        self.busy = False
+        self.reset(size)
+
+    def reset(self, size: int) -> None:
+        """Empty slots for a new play."""
+        self.states = np.zeros((size, k.STATE_SIZE), np.int64)  # [G, STATE_SIZE]
+        self.rs = np.zeros(size, np.uint64)  # [G] per-game random streams
+        self.slots: list[_Slot | None] = [None] * size
+        self.active = np.zeros(size, np.bool_)  # [G] games with a decision to search
+        self.features = np.zeros((size, FEATURES), np.float32)  # [G, FEATURES]
+        self.legal = np.zeros((size, k.NUM_ACTIONS), np.bool_)  # [G, 65]
+        self.chosen = np.zeros(size, np.int64)  # [G] the move drawn for each game
+        self.buf = np.empty(k.NUM_ACTIONS, np.int64)
+
+    def decide(self) -> SearchResult:
+        """Search the decision of every active game."""
+        return self.search.run(self.states, self.active, self.rs)
+
+
 class SelfPlayWorker:
-    """Plays hands with determinized search and yields :class:`GameRecord` s."""
+    """Plays hands with determinized search and yields :class:`GameRecord` s.
+
+    ``games_in_flight`` games per group, ``game_groups`` groups (see the module doc): several
+    groups hide the evaluator's latency when it is a round trip to another process.
+    """
 
     def __init__(
         self,
@@ -107,36 +182,55 @@ class SelfPlayWorker:
         *,
         settings: SearchSettings,
         games_in_flight: int = 128,
+        game_groups: int = 1,
         trump_mode: str = "rotation",
         scoring: str = "blob",
         weight_version: Callable[[], int] | None = None,
     ):
-        self.stats = WorkerStats()
+        if game_groups < 1:
+            raise ValueError(f"game_groups must be >= 1, got {game_groups}")
+        self.stats = WorkerStats(groups=game_groups)
         self._evaluator = evaluator
         self.games_in_flight = games_in_flight
+        self.game_groups = game_groups
         self.trump_mode = trump_mode
         self.scoring = scoring
         self._weight_version = weight_version or (lambda: int(getattr(evaluator, "version", 0)))
-        self.search = make_search(self._timed_eval, max_games=games_in_flight, settings=settings)
+        self._settings = settings
+        self._stats_lock = threading.Lock()
+        self._groups = [self._new_group() for _ in range(game_groups)]
 
     @property
     def settings(self) -> SearchSettings:
-        return self.search.settings
+        return self._settings
+
+    @property
+    def search(self):
+        """The first group's search (the only one with one group)."""
+        return self._groups[0].search
 
     def set_settings(self, settings: SearchSettings) -> None:
-        if settings.tree != self.search.settings.tree:
-            self.search = make_search(
-                self._timed_eval, max_games=self.games_in_flight, settings=settings
+        """Search with ``settings`` from each group's next decision on."""
+        self._settings = settings
+        for group in self._groups:
+            if not group.busy:
+                self._sync(group)
+
+    def _new_group(self) -> _Group:
+        evaluator = _TimedEvaluator(self._evaluator, self.stats, self._stats_lock)
+        return _Group(evaluator, size=self.games_in_flight, settings=self._settings)
+
+    def _sync(self, group: _Group) -> None:
+        """Bring an idle group's search to the current settings."""
+        settings = self._settings
+        if group.search.settings is settings:
+            return
+        if settings.tree != group.search.settings.tree:
+            group.search = make_search(
+                group.evaluator, max_games=group.search.max_games, settings=settings
             )
         else:
-            self.search.set_settings(settings)
-
-    def _timed_eval(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        start = time.perf_counter()
-        out = self._evaluator(features)
-        self.stats.eval_seconds += time.perf_counter() - start
-        self.stats.evaluations += features.shape[0]
-        return out
+            group.search.set_settings(settings)
 
     def play(
         self, specs: Iterable[GameSpec], *, should_stop: Callable[[], bool] | None = None
@@ -154,8 +248,10 @@ class SelfPlayWorker:
 
         ``specs`` is a finite iterable, or a :class:`SpecSource` that hands out games as they
         become available and says when there will be no more. ``should_stop`` is polled between
-        decisions (a natural place to swap weights or hold for a pause); when it returns True no
-        new game is started and the games in flight are abandoned.
+        decisions (a natural place to swap weights or hold for a pause), in the thread that
+        iterates, with several groups before each group's next decision while the others may be
+        searching; when it returns True no new game is started and the games in flight are
+        abandoned.
         """
         source = specs if isinstance(specs, SpecSource) else _IterSource(iter(specs))
         self.stats.playing_since = time.perf_counter()
@@ -166,59 +262,120 @@ class SelfPlayWorker:
             self.stats.playing_since = None
 
     def _run(self, source: SpecSource, should_stop: Callable[[], bool]):
-        g = self.games_in_flight
-        states = np.zeros((g, k.STATE_SIZE), np.int64)
-        rs = np.zeros(g, np.uint64)
-        slots: list[_Slot | None] = [None] * g
-        features = np.zeros((g, FEATURES), np.float32)
-        legal = np.zeros((g, k.NUM_ACTIONS), np.bool_)
-        buf = np.empty(k.NUM_ACTIONS, np.int64)
-        chosen = np.zeros(g, np.int64)
+        for i, group in enumerate(self._groups):
+            if group.search.max_games < self.games_in_flight:
+                group = self._groups[i] = self._new_group()
+            group.reset(self.games_in_flight)
+        if len(self._groups) == 1:
+            yield from self._run_one(self._groups[0], source, should_stop)
+        else:
+            yield from self._run_groups(source, should_stop)
+
+    def _run_one(self, group: _Group, source: SpecSource, should_stop: Callable[[], bool]):
+        """One group, searched in this thread."""
         while True:
             stopping = should_stop()
-            for i in range(g):
-                while True:
-                    slot = slots[i]
-                    if slot is None:
-                        spec = None if stopping else source.take()
-                        if spec is None:
-                            break
-                        slot = slots[i] = self._start(spec, states, rs, i)
-                    # Forced moves (a single legal action) are played without search.
-                    while (
-                        states[i, k.F_PHASE] != k.PHASE_TERMINAL
-                        and k.legal_actions(states[i], buf) == 1
-                    ):
-                        k.apply_unchecked(states[i], buf[0])
-                    if states[i, k.F_PHASE] != k.PHASE_TERMINAL:
-                        break
-                    yield self._finish(slot, states[i])
-                    slots[i] = None
-            active = np.array([s is not None for s in slots])
+            self._sync(group)
+            yield from self._refill(group, source, stopping)
             if stopping:
                 return
-            if not active.any():
+            if not group.active.any():
                 if source.exhausted():
                     return
                 source.wait(0.05)
                 continue
-            result = self.search.run(states, active, rs)
-            idx = np.flatnonzero(active)
-            encode_batch(states[idx], states[idx, k.F_PLAYER], features, legal)
-            temps = np.array(
-                [self.settings.temperature_at(int(states[i, k.F_HISTLEN])) for i in range(g)]
-            )
-            weights = result.visits if self.settings.plays_visits else result.policy
-            sample_actions(weights.astype(np.float64), temps, active, rs, chosen)
-            for row, i in enumerate(idx.tolist()):
+            self._advance(group, group.decide())
+
+    def _run_groups(self, source: SpecSource, should_stop: Callable[[], bool]):
+        """Several groups, each searching in a thread of its own; this thread starts each
+        group's next decision as soon as its last one is searched."""
+        groups = list(self._groups)
+        pool = ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="selfplay-group")
+        searching: dict[Future[SearchResult], _Group] = {}
+        ready: deque[_Group] = deque(groups)
+        idle: list[_Group] = []  # no game to play for now
+        try:
+            while True:
+                while ready:
+                    group = ready.popleft()
+                    stopping = should_stop()
+                    if stopping:
+                        for other in (group, *ready, *idle):  # games already over still count
+                            yield from self._refill(other, source, True)
+                        return
+                    self._sync(group)
+                    yield from self._refill(group, source, False)
+                    if group.active.any():
+                        group.busy = True
+                        searching[pool.submit(group.decide)] = group
+                    else:
+                        idle.append(group)
+                if not searching:
+                    if source.exhausted():
+                        return
+                    source.wait(0.05)
+                else:
+                    # Idle groups look for new games now and then; searching ones wake us.
+                    poll = 0.05 if idle and not source.exhausted() else None
+                    done, _ = wait(searching, timeout=poll, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        group = searching.pop(future)
+                        group.busy = False
+                        self._advance(group, future.result())
+                        ready.append(group)
+                ready.extend(idle)
+                idle.clear()
+        finally:
+            # A group still searching (its answer lost or late) is left to unwind on its own
+            # thread and replaced, so that a later play never shares its arrays.
+            for group in searching.values():
+                group.evaluator.abandoned = True
+                self._groups[self._groups.index(group)] = self._new_group()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _refill(self, group: _Group, source: SpecSource, stopping: bool) -> Iterator[GameRecord]:
+        """Start games in the group's empty slots (none when ``stopping``), play forced moves
+        (a single legal action, played without search), and yield the games that end."""
+        states, buf, slots = group.states, group.buf, group.slots
+        for i in range(len(slots)):
+            while True:
                 slot = slots[i]
-                assert slot is not None
-                slot.players.append(int(states[i, k.F_PLAYER]))
-                slot.features.append(features[row].copy())
-                slot.legal.append(legal[row].copy())
-                slot.policy.append(result.policy[i].copy())
-                k.apply_unchecked(states[i], int(chosen[i]))
-            self.stats.decisions += int(active.sum())
+                if slot is None:
+                    spec = None if stopping else source.take()
+                    if spec is None:
+                        break
+                    slot = slots[i] = self._start(spec, states, group.rs, i)
+                while (
+                    states[i, k.F_PHASE] != k.PHASE_TERMINAL
+                    and k.legal_actions(states[i], buf) == 1
+                ):
+                    k.apply_unchecked(states[i], buf[0])
+                if states[i, k.F_PHASE] != k.PHASE_TERMINAL:
+                    break
+                yield self._finish(slot, states[i], group.search.settings)
+                slots[i] = None
+        group.active[:] = [s is not None for s in slots]
+
+    def _advance(self, group: _Group, result: SearchResult) -> None:
+        """Record each active game's decision and play the move drawn from its search."""
+        settings = group.search.settings
+        states, active, features, legal = group.states, group.active, group.features, group.legal
+        idx = np.flatnonzero(active)
+        encode_batch(states[idx], states[idx, k.F_PLAYER], features, legal)
+        temps = np.array(
+            [settings.temperature_at(int(states[i, k.F_HISTLEN])) for i in range(len(active))]
+        )
+        weights = result.visits if settings.plays_visits else result.policy
+        sample_actions(weights.astype(np.float64), temps, active, group.rs, group.chosen)
+        for row, i in enumerate(idx.tolist()):
+            slot = group.slots[i]
+            assert slot is not None
+            slot.players.append(int(states[i, k.F_PLAYER]))
+            slot.features.append(features[row].copy())
+            slot.legal.append(legal[row].copy())
+            slot.policy.append(result.policy[i].copy())
+            k.apply_unchecked(states[i], int(group.chosen[i]))
+        self.stats.decisions += len(idx)
 
     def _start(self, spec: GameSpec, states: np.ndarray, rs: np.ndarray, i: int) -> _Slot:
         game = new_game(
@@ -232,7 +389,7 @@ class SelfPlayWorker:
         rs[i] = _rng.seed_streams([spec.seed])[0]
         return _Slot(spec=spec, version=self._weight_version())
 
-    def _finish(self, slot: _Slot, state: np.ndarray) -> GameRecord:
+    def _finish(self, slot: _Slot, state: np.ndarray, settings: SearchSettings) -> GameRecord:
         spec = slot.spec
         n = spec.num_players
         scores = np.zeros(k.MAX_PLAYERS, np.float64)
@@ -245,8 +402,8 @@ class SelfPlayWorker:
             num_players=n,
             num_cards=spec.num_cards,
             weight_version=slot.version,
-            determinizations=self.settings.determinizations,
-            simulations=self.settings.simulations,
+            determinizations=settings.determinizations,
+            simulations=settings.simulations,
             actions=state[k.F_HIST : k.F_HIST + state[k.F_HISTLEN]].astype(np.int16),
             players=np.array(slot.players, np.int8),
             feature_bits=bits,

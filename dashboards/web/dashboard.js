@@ -1,10 +1,11 @@
 // blobrl dashboard: status from /api/status, live events from /ws/updates, charts with plotly.js
-// (served by the API from the installed plotly package, no CDN). Plain JS, no build step.
+// (served by the API from the installed plotly package, no CDN) drawn by charts.js from the
+// /api/history/* series. Plain JS, no build step.
 "use strict";
 
 const TOKEN_KEY = "blobrl.apiToken";
 const $ = (id) => document.getElementById(id);
-const ui = { state: "unknown", status: null, backoff: 1000, socket: null, charts: false };
+const ui = { state: "unknown", status: null, metrics: null, backoff: 1000, socket: null, charts: false };
 
 // ---- formatting -----------------------------------------------------------------------------
 const fmtInt = (n) => (n == null ? "–" : Number(n).toLocaleString("en-US"));
@@ -62,6 +63,7 @@ function showStatus(s) {
   $("lr").textContent = s.lr ? Number(s.lr).toExponential(2) : "–";
   $("buffer").textContent = fmtInt(s.buffer_positions);
   $("actors").textContent = fmtInt(s.actors);
+  if (ui.charts) Charts.stats("rate-stats", Charts.rate(history.throughput, s).stats);  // "now"
   touched(s.timestamp);
 }
 
@@ -74,6 +76,8 @@ function showConfig(c) {
 }
 
 function showMetrics(m) {
+  ui.metrics = m;
+  ["elo-chart", "buffer-chart"].forEach(draw);  // the fixed opponents' ratings, the reuse target
   $("policy-accuracy").textContent = fmtPct(m.policy_accuracy);
   $("value-error").textContent = fmtNum(m.value_calibration_error, 3);
   $("batch").textContent = fmtNum(m.inference_batch_size);
@@ -95,83 +99,60 @@ async function refreshDetails() {
 }
 
 // ---- charts -----------------------------------------------------------------------------------
-const LAYOUT = {
-  margin: { l: 50, r: 12, t: 8, b: 70 }, showlegend: true,
-  legend: { orientation: "h", y: -0.35 }, xaxis: { title: { text: "iteration" }, tickformat: "d" },
-  paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-};
-const LOSSES = ["policy_loss", "value_loss", "total_loss"];
-const seen = { loss: new Set() };
+// Each chart is redrawn whole from its history endpoint (a 500-iteration run is a few thousand
+// points): after the events that change it, at most once a second per endpoint.
 const CHART_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true };
-const ELO_LAYOUT = { ...LAYOUT, yaxis: { title: { text: "Elo (random = 0)" } } };
+const history = { elo: [], loss: [], steps: [], gauntlet: [], throughput: [] };
+const CHARTS = {
+  "elo-chart": () => Charts.elo(history.elo, ui.metrics),
+  "gauntlet-chart": () => Charts.gauntlet(history.gauntlet, "score"),
+  "exact-chart": () => Charts.gauntlet(history.gauntlet, "exact_rate"),
+  "rate-chart": () => Charts.rate(history.throughput, ui.status),
+  "time-chart": () => Charts.times(history.throughput),
+  "buffer-chart": () => Charts.buffer(history.throughput, ui.metrics),
+  "steps-chart": () => Charts.losses(history.steps, "step", "training step", true),
+  "loss-chart": () => Charts.losses(history.loss, "iteration", "iteration", false),
+};
+// Which charts each series feeds.
+const FEEDS = {
+  elo: ["elo-chart"], gauntlet: ["gauntlet-chart", "exact-chart"], steps: ["steps-chart"],
+  loss: ["loss-chart"], throughput: ["rate-chart", "time-chart", "buffer-chart"],
+};
 
 function initCharts() {
-  if (!window.Plotly) {
-    for (const id of ["elo-chart", "loss-chart"]) $(id).textContent = "charts need plotly (pip install plotly)";
+  if (!window.Plotly || typeof Charts === "undefined") {
+    for (const id of Object.keys(CHARTS)) $(id).textContent = "charts need plotly (pip install plotly)";
     return;
   }
-  const config = CHART_CONFIG;
-  Plotly.newPlot("elo-chart", eloTraces([]), ELO_LAYOUT, config);
-  Plotly.newPlot("loss-chart", LOSSES.map((k) => ({ x: [], y: [], name: k.replace("_", " "), mode: "lines+markers" })),
-    { ...LAYOUT, yaxis: { title: { text: "loss" } } }, config);
   ui.charts = true;
+  for (const id of Object.keys(CHARTS)) draw(id);
+  // The theme follows the system: redraw in the new colours when it changes.
+  window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+    for (const id of Object.keys(CHARTS)) draw(id);
+  });
 }
 
-// Ratings are refitted from all matches whenever one comes in, so the whole series is redrawn.
-// Until a gauntlet connects the networks to random (the anchor) there is no rating yet; the chart
-// then chains the arenas' Elo differences from iteration 0 instead, and says so on its axis.
-function eloSeries(points) {
-  const sorted = [...points].sort((a, b) => a.iteration - b.iteration);
-  const rated = sorted.filter((p) => p.elo != null);
-  if (rated.length) return { anchored: true, rows: rated.map((p) => ({ ...p, y: p.elo, ci: p.ci95 ?? 0 })) };
-  const chain = new Map([[0, 0]]);
-  const rows = [];
-  for (const p of sorted) {
-    const base = chain.get(p.best_version ?? 0);
-    if (base == null || p.elo_diff == null) continue;
-    chain.set(p.iteration, base + p.elo_diff);
-    rows.push({ ...p, y: base + p.elo_diff, ci: p.elo_diff_ci95 ?? 0 });
-  }
-  return { anchored: false, rows };
-}
-
-function eloTraces(points) {
-  const { rows } = eloSeries(points);
-  const promoted = rows.filter((p) => p.promoted);
-  return [
-    { x: rows.map((p) => p.iteration), y: rows.map((p) => p.y), customdata: rows.map((p) => p.ci),
-      error_y: { type: "data", array: rows.map((p) => p.ci), visible: true, thickness: 1 },
-      name: "Elo", mode: "lines+markers", hovertemplate: "iteration %{x}<br>Elo %{y:.0f} ± %{customdata:.0f}<extra></extra>" },
-    { x: promoted.map((p) => p.iteration), y: promoted.map((p) => p.y), name: "promoted", mode: "markers", marker: { symbol: "star", size: 11 } },
-  ];
-}
-
-function eloLayout(points) {
-  const text = eloSeries(points).anchored ? "Elo (random = 0)" : "Elo against iteration 0 (no gauntlet yet)";
-  return { ...LAYOUT, yaxis: { title: { text } } };
-}
-
-async function refreshElo() {
+function draw(id) {
   if (!ui.charts) return;
-  try {
-    const points = await getJSON("/api/history/elo");
-    Plotly.react("elo-chart", eloTraces(points), eloLayout(points), CHART_CONFIG);
-  } catch (e) { /* next event */ }
+  const { traces, layout, stats } = CHARTS[id]();
+  Plotly.react(id, traces, layout, CHART_CONFIG);
+  Charts.stats(id.replace("-chart", "-stats"), stats);
 }
 
-function addLoss(points) {
-  const fresh = points.filter((p) => !seen.loss.has(p.iteration));
-  if (!ui.charts || !fresh.length) return;
-  fresh.forEach((p) => seen.loss.add(p.iteration));
-  Plotly.extendTraces("loss-chart", {
-    x: LOSSES.map(() => fresh.map((p) => p.iteration)),
-    y: LOSSES.map((k) => fresh.map((p) => p[k])),
-  }, LOSSES.map((_, i) => i));
+const pending = {};
+function refreshSeries(name, delay = 1000) {  // at most one fetch per series per ``delay``
+  if (pending[name]) return;
+  pending[name] = setTimeout(async () => {
+    pending[name] = null;
+    try {
+      history[name] = await getJSON("/api/history/" + name);
+      FEEDS[name].forEach(draw);
+    } catch (e) { /* next event */ }
+  }, delay);
 }
 
-async function fillHistory() {
-  await refreshElo();
-  try { addLoss(await getJSON("/api/history/loss")); } catch (e) { /* next reconnect */ }
+function fillHistory() {
+  for (const name of Object.keys(history)) refreshSeries(name, 0);
 }
 
 // ---- live updates -----------------------------------------------------------------------------
@@ -222,11 +203,14 @@ function onUpdate(update) {
       soon(refresh, 500);
       break;
     case "iteration":
-      if (d.metrics) addLoss([{ iteration: d.iteration, ...d.metrics }]);
+      ["loss", "steps", "throughput"].forEach((name) => refreshSeries(name));
       soon(refresh, 100);
       refreshDetails();
       break;
-    case "evaluation": case "gauntlet": refreshElo(); refreshDetails(); break;
+    case "evaluation": case "gauntlet":
+      ["elo", "throughput", ...(update.type === "gauntlet" ? ["gauntlet"] : [])].forEach((name) => refreshSeries(name));
+      refreshDetails();
+      break;
     case "phase": refreshDetails(); soon(refresh, 100); break;
     case "error": showState("error"); message("error: " + (d.message || "unknown"), true); break;
   }

@@ -35,7 +35,11 @@ STATUS = CoordinatorStatus(
 )
 
 CONFIG_VIEW = {
-    "config": {"run": {"iterations": 10, "name": "fake"}, "api": {"token": "***"}},
+    "config": {
+        "run": {"iterations": 10, "name": "fake"},
+        "api": {"token": "***"},
+        "schedule": {"phases": [{"first": 1, "last": 10, "games_per_iteration": 100}]},
+    },
     "phase": {
         "index": 1,
         "first": 1,
@@ -67,6 +71,38 @@ def loss_entry(iteration: int) -> dict[str, Any]:
         "samples": 10240,
         "positions_total": 4000 * iteration,
         "samples_total": 10240 * iteration,
+        "curve": [
+            {
+                "step": 10 * (iteration - 1) + k,
+                "policy_loss": 2.0 / iteration,
+                "value_loss": 0.5,
+                "total_loss": 2.5 / iteration,
+                "trick_loss": 1.0 / iteration,
+                "lr": 5e-4,
+            }
+            for k in (5, 10)
+        ],
+        "train_started": 1_700_000_000.0 + 60.0 * iteration,  # 100 games a minute
+        "train_seconds": 12.5,
+        "buffer_positions": 4000 * iteration,
+    }
+
+
+def gauntlet_entry(iteration: int) -> dict[str, Any]:
+    def match(opponent: str, score: float, exact: float) -> dict[str, Any]:
+        return {"opponent": opponent, "players": 5, "cards": 7, "deals": 100, "score": score,
+                "score_ci95": 0.4, "opponent_score": score - 1.5, "opponent_ci95": 0.4,
+                "diff": 1.5, "diff_ci95": 0.3, "exact_rate": exact, "opponent_exact_rate": 0.2,
+                "share": 0.6, "share_se": 0.05, "verdict": "stronger"}  # fmt: skip
+
+    return {
+        "iteration": iteration,
+        "seconds": 30.0,
+        "matches": [
+            match("random", 4.0 + 0.1 * iteration, 0.40),
+            match("heuristic", 3.0 + 0.1 * iteration, 0.35),
+            match("ismcts:1000", 2.0 + 0.1 * iteration, 0.30),
+        ],
     }
 
 
@@ -83,6 +119,7 @@ def elo_entry(iteration: int) -> dict[str, Any]:
         "candidate_score": 3.0,
         "best_score": 2.5,
         "best_version": iteration - 1,
+        "seconds": 20.0,
     }
 
 
@@ -98,6 +135,7 @@ class FakeCoordinator:
         self.history_data: dict[str, list[dict[str, Any]]] = {
             "elo": [elo_entry(1), elo_entry(2)],
             "loss": [loss_entry(1), loss_entry(2)],
+            "gauntlet": [gauntlet_entry(1), gauntlet_entry(2)],
         }
         self.commands: list[str] = []
         self._events: list[dict[str, Any]] = []

@@ -44,9 +44,12 @@ def serving(app, *, port: int | None = None) -> Iterator[str]:
         thread.join(10)
 
 
-def start_real_run(run_dir, run_id: str, *, iterations: int, games_per_iteration: int):
+def start_real_run(
+    run_dir, run_id: str, *, iterations: int, games_per_iteration: int, evaluation=None
+):
     """A tiny run on the real local Ray (one self-play actor), started: ``(system, running)``,
-    where ``running`` is the pending answer of the Coordinator's ``run``."""
+    where ``running`` is the pending answer of the Coordinator's ``run``. ``evaluation``
+    replaces the tiny config's section (arenas of 2 deals, no gauntlet)."""
     from actors.test_coordinator import tiny_config
 
     from blobrl.actors.compose import Resources, build
@@ -59,6 +62,7 @@ def start_real_run(run_dir, run_id: str, *, iterations: int, games_per_iteration
         iterations,
         schedule={"phases": [phase]},
         selfplay={"actors": 1, "games_in_flight": 4},
+        **({"evaluation": evaluation} if evaluation is not None else {}),
     )
     system = build(
         config,

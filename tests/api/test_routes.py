@@ -14,9 +14,12 @@ from blobrl.api.models import (
     ConfigResponse,
     ControlResponse,
     EloPoint,
+    GauntletPoint,
     LossPoint,
     MetricsResponse,
     StatusResponse,
+    StepPoint,
+    ThroughputPoint,
 )
 
 from .conftest import TOKEN, make_app
@@ -77,6 +80,42 @@ def test_history_series_are_in_iteration_order(client, fake):
     assert [LossPoint.model_validate(p).iteration for p in loss] == [1, 2]
 
 
+def test_gauntlet_history_gives_each_opponent_with_intervals_and_exact_bids(client):
+    gauntlets = [
+        GauntletPoint.model_validate(g) for g in client.get("/api/history/gauntlet").json()
+    ]
+    assert [g.iteration for g in gauntlets] == [1, 2]
+    latest = {m.opponent: m for m in gauntlets[-1].matches}
+    assert set(latest) == {"random", "heuristic", "ismcts:1000"}
+    assert latest["heuristic"].score == pytest.approx(3.2) and latest["heuristic"].score_ci95 == 0.4
+    assert latest["ismcts:1000"].exact_rate == 0.30 and gauntlets[0].seconds == 30.0
+
+
+def test_learning_curve_gives_points_per_training_step_with_the_trick_loss(client):
+    steps = [StepPoint.model_validate(p) for p in client.get("/api/history/steps").json()]
+    assert [(p.iteration, p.step) for p in steps] == [(1, 5), (1, 10), (2, 15), (2, 20)]
+    assert [p.trick_loss for p in steps] == [1.0, 1.0, 0.5, 0.5]
+    assert all(p.lr == 5e-4 for p in steps)
+
+
+def test_throughput_gives_times_games_per_minute_buffer_and_reuse(client):
+    rows = [ThroughputPoint.model_validate(p) for p in client.get("/api/history/throughput").json()]
+    first, second = rows
+    # Iteration 1 has no previous iteration to time its self-play from.
+    assert first.selfplay_seconds is None and first.games_per_min is None
+    assert second.selfplay_seconds == 60.0 and second.games == 100
+    assert second.games_per_min == pytest.approx(100.0)
+    assert (second.train_seconds, second.arena_seconds, second.gauntlet_seconds) == (
+        12.5,
+        20.0,
+        30.0,
+    )
+    assert second.buffer_positions == 8000
+    assert second.replay_ratio == pytest.approx(2.56) and second.replay_ratio_run == pytest.approx(
+        2.56
+    )
+
+
 def test_openapi_lists_every_endpoint_with_its_model(client):
     schema = client.get("/openapi.json").json()
     paths = schema["paths"]
@@ -86,7 +125,16 @@ def test_openapi_lists_every_endpoint_with_its_model(client):
         "/api/config",
         "/api/history/elo",
         "/api/history/loss",
+        "/api/history/steps",
+        "/api/history/gauntlet",
+        "/api/history/throughput",
         *(f"/api/control/{c}" for c in COMMANDS),
+        "/api/play/checkpoints",
+        "/api/play/sessions",
+        "/api/play/sessions/{session_id}",
+        "/api/play/sessions/{session_id}/moves",
+        "/api/play/sessions/{session_id}/next",
+        "/api/play/sessions/{session_id}/view",
     }
     ok = paths["/api/status"]["get"]["responses"]["200"]["content"]["application/json"]
     assert ok["schema"]["$ref"].endswith("/StatusResponse")

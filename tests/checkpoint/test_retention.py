@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from blobrl.checkpoint import CheckpointStore, iterations_to_keep
@@ -73,3 +75,30 @@ def test_keep_all_deletes_nothing(tmp_path):
 def test_empty_and_single():
     assert iterations_to_keep([], None, None) == set()
     assert iterations_to_keep([7], None, 3) == {7}
+
+
+def test_each_deletion_is_logged_with_the_file_and_the_rule(tmp_path, caplog):
+    store = CheckpointStore(tmp_path)
+    make_dummy_checkpoints(store, range(1, 13))
+    with caplog.at_level(logging.INFO, logger="blobrl.checkpoint.store"):
+        deleted = store.prune()
+    # 12 is the latest: 1 is 12 back, in 11..30 back, and neither even nor a multiple of 5.
+    assert [p.name for p in deleted] == [iteration_file(1)]
+    lines = [r for r in caplog.records if "retention" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO
+    assert lines[0].getMessage() == (
+        f"{store.dir / iteration_file(1)} deleted by checkpoint retention: 12 back from "
+        "iteration 12; 11..30 back keeps every 2nd or every 5th iteration"
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="blobrl.checkpoint.store"):
+        assert store.prune() == []
+    assert not caplog.records  # nothing deleted, nothing said
+
+
+def test_keep_all_logs_no_deletion(tmp_path, caplog):
+    store = CheckpointStore(tmp_path, keep_all=True)
+    make_dummy_checkpoints(store, range(1, 80))
+    with caplog.at_level(logging.INFO, logger="blobrl.checkpoint.store"):
+        assert store.prune() == []
+    assert not caplog.records

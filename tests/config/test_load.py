@@ -362,3 +362,17 @@ def test_games_before_counts_the_games_of_earlier_iterations(tmp_path):
     assert config.games_before(51) == 50 * 5000
     assert config.games_before(53) == 50 * 5000 + 2 * 8000
     assert config.games_before(501) == config.total_games
+
+
+def test_game_groups_default_to_one_in_the_actor_and_several_behind_a_server(tmp_path):
+    data = minimal()
+    selfplay = load_config(write(tmp_path, data)).selfplay
+    assert selfplay.game_groups == "auto"
+    assert selfplay.groups(server=False) == 1 and selfplay.groups(server=True) >= 2
+    data["selfplay"] = {"game_groups": 3, "games_in_flight": 16}
+    selfplay = load_config(write(tmp_path, data)).selfplay
+    assert selfplay.groups(server=False) == selfplay.groups(server=True) == 3
+    assert selfplay.games_per_actor(server=True) == 48
+    for bad in (0, 65, "two"):
+        data["selfplay"] = {"game_groups": bad}
+        assert error_of(tmp_path, data).key == "selfplay.game_groups"

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blobrl.data import CONT_INDEX
 from blobrl.game import (
     FEATURES,
     NUM_ACTIONS,
@@ -20,7 +21,6 @@ from blobrl.game import (
 )
 from blobrl.game import encoding as enc
 from blobrl.game.state import TRUMP_MODES
-from blobrl.replay.codec import CONT_INDEX
 
 from .builders import bids, card, cards, play, play_randomly
 
@@ -199,8 +199,8 @@ def test_batch_encoding_matches_one_at_a_time(case):
 @settings(max_examples=300, deadline=None)
 @given(positions())
 def test_every_feature_but_the_continuous_ones_is_0_or_1(case):
-    """What the replay codec and the InferenceServer's wire format rely on to send a feature
-    as one bit."""
+    """What the position codec (blobrl.data) and the InferenceServer's wire format rely on to
+    send a feature as one bit."""
     state, viewer, _ = case
     features = encode(state, viewer)
     flags = np.delete(features, CONT_INDEX)

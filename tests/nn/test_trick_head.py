@@ -6,12 +6,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from blobrl.data import GameRecord, pack_features
 from blobrl.game import MAX_PLAYERS, encode, new_game
 from blobrl.nn import NetworkConfig, base, build_network
 from blobrl.nn.base import _ILLEGAL_LOGIT, TRICK_CLASSES, trick_log_probs, values_from_tricks
 from blobrl.nn.cpu import seat_values_cpu
-from blobrl.replay.codec import pack_features
-from blobrl.selfplay.records import GameRecord
 
 
 def random_positions(players: int, cards: int, seed: int):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blobrl.data import CONT_INDEX, GameRecord, pack_features, unpack_features
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
 from blobrl.learner import TrainingBatch
-from blobrl.replay import ReplayBuffer, pack_features, unpack_features
-from blobrl.replay.codec import CONT_INDEX
-from blobrl.selfplay.records import GameRecord
+from blobrl.replay import ReplayBuffer
 
 
 def synthetic_record(

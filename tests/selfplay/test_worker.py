@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from blobrl.data import unpack_features
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS, from_deal, new_game
 from blobrl.game.encoding import encode
 from blobrl.mcts import SearchSettings, uniform_evaluator
-from blobrl.replay.codec import unpack_features
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
 DEALS = [(3, 1), (3, 10), (4, 6), (5, 7), (6, 7), (7, 7), (8, 6)]

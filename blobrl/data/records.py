@@ -1,4 +1,5 @@
-"""Typed records of finished self-play games: what self-play hands to the replay buffer."""
+"""Typed records of finished self-play games: what self-play hands to the replay buffer and the
+game log."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blobrl.data.codec import CONT_INDEX
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
 from blobrl.game import encoding as enc
 
@@ -26,8 +28,8 @@ class GameRecord:
     simulations: int
     actions: np.ndarray  # int16[N + N*C]: the whole hand, bids then cards, in order
     players: np.ndarray  # int8[T]: acting seat of each recorded decision
-    feature_bits: np.ndarray  # uint8[T, codec.BIT_BYTES]: packed information state
-    feature_cont: np.ndarray  # float16[T, codec.CONT]
+    feature_bits: np.ndarray  # uint8[T, STORED_BIT_BYTES]: packed information state
+    feature_cont: np.ndarray  # float16[T, CONT]
     legal: np.ndarray  # bool[T, 65]
     policy: np.ndarray  # float16[T, 65]: search distribution, zero on illegal actions
     scores: np.ndarray  # float32[N]: final scores by absolute seat
@@ -56,8 +58,6 @@ class GameRecord:
         out = np.full((self.num_positions, MAX_PLAYERS), -1, np.int8)
         if self.tricks is None or self.num_positions == 0:
             return out
-        from blobrl.replay.codec import CONT_INDEX
-
         n, c = self.num_players, self.num_cards
         seat_tricks = enc.OFF_SEATS + enc.SEAT_TRICKS + enc.SEAT_FEATURES * np.arange(n)
         columns = np.searchsorted(CONT_INDEX, seat_tricks)  # [N] columns of feature_cont

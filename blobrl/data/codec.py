@@ -1,9 +1,10 @@
 """Compact storage of encoded positions.
 
 Of the ``FEATURES`` floats of an information state (blobrl.game.encoding) all but a few dozen
-are 0/1 flags. A position is stored as those flags bit-packed (``uint8[BIT_BYTES]``) plus the
-continuous entries as ``float16[CONT]``: about 180 bytes instead of 4.6 KB, which is what lets a
-replay buffer hold millions of positions and self-play ship games cheaply between processes.
+are 0/1 flags. A position is stored as those flags bit-packed (``uint8[STORED_BIT_BYTES]``)
+plus the continuous entries as ``float16[CONT]``: about 180 bytes instead of 4.6 KB, which is what
+lets a replay buffer hold millions of positions and self-play ship games cheaply between
+processes. Game records, the replay buffer and the game log all hold positions this way.
 """
 
 from __future__ import annotations
@@ -27,11 +28,11 @@ _cont += list(range(enc.OFF_SCALARS, enc.FEATURES))
 CONT_INDEX = np.array(sorted(_cont), dtype=np.int64)
 BIT_INDEX = np.setdiff1d(np.arange(enc.FEATURES), CONT_INDEX)
 CONT = CONT_INDEX.shape[0]
-BIT_BYTES = (BIT_INDEX.shape[0] + 7) // 8
+STORED_BIT_BYTES = (BIT_INDEX.shape[0] + 7) // 8  # bytes of a stored position's flags
 
 
 def pack_features(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``float32[T, FEATURES]`` -> (``uint8[T, BIT_BYTES]``, ``float16[T, CONT]``)."""
+    """``float32[T, FEATURES]`` -> (``uint8[T, STORED_BIT_BYTES]``, ``float16[T, CONT]``)."""
     features = np.asarray(features, dtype=np.float32).reshape(-1, enc.FEATURES)
     bits = np.packbits(features[:, BIT_INDEX] > 0.5, axis=1)
     return bits, features[:, CONT_INDEX].astype(np.float16)

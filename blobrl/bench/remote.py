@@ -1,0 +1,191 @@
+"""``remote_stub_vs_local_stub``: how much of a remote InferenceServer's round trip a self-play
+actor hides behind its game groups.
+
+A stand-in server (:class:`StubInferenceServer`, a Ray actor in its own process) answers the
+same calls as the real server's client makes (:class:`~blobrl.actors.inference.RemoteEvaluator`:
+``evaluate_packed`` on bit-packed rows, ``get_version``) with a cheap stub network, each answer
+held until a fixed latency (2 ms) after its request arrived, as a GPU server's batching and
+forward pass would take. One self-play actor plays 5x7 hands at 3 x 30 through it, and the same
+stub network inside the actor gives the reference: their steady-state games/min ratio is
+``remote_stub_vs_local_stub`` (target at least 0.8), with the groups an actor behind a server
+gets by default (``selfplay.game_groups: auto``). ``remote_stub_one_group_games_per_min`` is
+the same remote play with one group, the actor waiting out every round trip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+
+import numpy as np
+
+from blobrl.bench.inference import TIMEOUT_S, _all_cores
+from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
+from blobrl.mcts import Evaluator
+
+LATENCY_MS = 2.0
+IN_FLIGHT = 128  # games per group, the config default
+PLAYERS, CARDS = 5, 7
+
+
+def stub_network(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values in
+    [0, 1]): a fixed function of each row, elementwise, so that a row gets the same answer in
+    any batch and the searches are not all alike; costs next to nothing."""
+    f = np.asarray(features, np.float32)
+    logits = f[:, :NUM_ACTIONS] - f[:, NUM_ACTIONS : 2 * NUM_ACTIONS]
+    values = np.clip(0.25 + 0.5 * f[:, 2 * NUM_ACTIONS : 2 * NUM_ACTIONS + MAX_PLAYERS], 0, 1)
+    return logits, values
+
+
+class StubInferenceServer:
+    """Answers leaf batches as the InferenceServer does, from ``network``, each ``latency_ms``
+    after its request arrived (longer only if the stub itself takes longer).
+
+    Async: as an actor (:func:`start_stub_server`) it holds many requests at once, each delayed
+    on its own, so the latency is added to every round trip and never queues behind another.
+    """
+
+    def __init__(
+        self, *, latency_ms: float = LATENCY_MS, network: Evaluator = stub_network, version: int = 0
+    ) -> None:
+        if latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
+        from blobrl.actors.inference import unpack_request
+
+        self._unpack = unpack_request
+        self.latency_s = latency_ms / 1000.0
+        self._network = network
+        self._version = version
+        self.requests = 0
+        self.rows = 0
+
+    def get_version(self) -> int:
+        return self._version
+
+    async def evaluate_packed(
+        self, bits: np.ndarray, cont: np.ndarray, model: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """As :meth:`InferenceServer.evaluate_packed` (``model`` is ignored): the answer to
+        the rows of ``pack_rows`` and the version."""
+        arrived = time.perf_counter()
+        features = self._unpack(bits, cont)
+        logits, values = self._network(features)
+        self.requests += 1
+        self.rows += features.shape[0]
+        remaining = self.latency_s - (time.perf_counter() - arrived)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return logits, values, self._version
+
+    def counts(self) -> tuple[int, int]:
+        """(requests, rows) answered or being answered."""
+        return self.requests, self.rows
+
+
+def start_stub_server(ray, cls: type = StubInferenceServer, **kwargs):
+    """``cls`` (a :class:`StubInferenceServer`) as an async Ray actor of its own, started."""
+    from blobrl.actors.inference import MAX_CONCURRENCY
+
+    actor_cls = ray.remote(num_cpus=0, max_concurrency=MAX_CONCURRENCY)(cls)
+    handle = actor_cls.remote(**kwargs)
+    ray.get(handle.get_version.remote(), timeout=TIMEOUT_S)
+    return handle
+
+
+class _StubSelfPlay:
+    """A self-play actor over the stub network: in-process, or through a server handle."""
+
+    def __init__(self, server, groups: int, in_flight: int) -> None:
+        from blobrl.actors.inference import RemoteEvaluator
+        from blobrl.mcts import SearchSettings
+        from blobrl.selfplay import SelfPlayWorker
+
+        evaluator = stub_network if server is None else RemoteEvaluator(server)
+        self.worker = SelfPlayWorker(
+            evaluator,
+            settings=SearchSettings(determinizations=3, simulations=30),
+            games_in_flight=in_flight,
+            game_groups=groups,
+        )
+
+    def decisions(self, warm_s: float, seconds: float, seed: int) -> tuple[int, int, int]:
+        """Plays 5x7 hands (a new one starting as each ends, as in a run) for ``warm_s`` then
+        ``seconds``; returns the decisions searched in those ``seconds``, and the games finished
+        and their decisions over the whole play."""
+        from blobrl.selfplay import GameSpec
+
+        stats = self.worker.stats
+        start = time.perf_counter()
+        window, deadline = start + warm_s, start + warm_s + seconds
+        at_window: list[int] = []
+
+        def should_stop() -> bool:
+            now = time.perf_counter()
+            if now >= window and not at_window:
+                at_window.append(stats.decisions)
+            return now >= deadline
+
+        specs = (GameSpec(PLAYERS, CARDS, seed=seed + i) for i in itertools.count())
+        games = positions = 0
+        for record in self.worker.play_iter(specs, should_stop=should_stop):
+            games += 1
+            positions += record.num_positions
+        return stats.decisions - at_window[0], games, positions
+
+
+def _decisions(ray, server, *, groups: int, warm_s: float, seconds: float):
+    actor = ray.remote(num_cpus=1)(_StubSelfPlay).remote(server, groups, IN_FLIGHT)
+    try:
+        ray.get(actor.decisions.remote(0.0, 1.0, 900_000), timeout=TIMEOUT_S)  # compile
+        return ray.get(actor.decisions.remote(warm_s, seconds, 0), timeout=TIMEOUT_S)
+    finally:
+        ray.kill(actor)
+
+
+def remote(quick: bool) -> dict[str, float]:
+    """One self-play actor through a 2 ms stand-in server against the same stub network in the
+    actor; see the module doc. Games/min in the steady state: decisions searched per minute
+    over a window (every group is full from the start, and a game lives longer than a short
+    window) over the decisions a 5x7 game takes. Rounds interleave the three, best of each
+    (other load on the machine hits them alike)."""
+    import ray
+
+    from blobrl.config.sections import SERVER_GAME_GROUPS
+
+    with _all_cores():
+        started = not ray.is_initialized()
+        if started:
+            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    rounds, warm_s, seconds = (1, 1.0, 4.0) if quick else (2, 3.0, 15.0)
+    best = {"local": 0.0, "one": 0.0, "grouped": 0.0}
+    games = positions = 0
+    try:
+        server = start_stub_server(ray, latency_ms=LATENCY_MS)
+        for _ in range(rounds):
+            for name, handle, groups in (
+                ("local", None, 1),
+                ("one", server, 1),
+                ("grouped", server, SERVER_GAME_GROUPS),
+            ):
+                searched, finished, played = _decisions(
+                    ray, handle, groups=groups, warm_s=warm_s, seconds=seconds
+                )
+                best[name] = max(best[name], searched / seconds * 60.0)
+                games, positions = games + finished, positions + played
+        ray.kill(server)
+    finally:
+        if started:
+            ray.shutdown()
+    per_game = positions / games  # the local plays finish many
+    best = {name: rate / per_game for name, rate in best.items()}
+    return {
+        "remote_stub_local_games_per_min": best["local"],
+        "remote_stub_one_group_games_per_min": best["one"],
+        "remote_stub_games_per_min": best["grouped"],
+        "remote_stub_groups": float(SERVER_GAME_GROUPS),
+        "remote_stub_latency_ms": LATENCY_MS,
+        "remote_stub_vs_local_stub": best["grouped"] / best["local"] if best["local"] else 0.0,
+    }

@@ -1,0 +1,25 @@
+"""The data contract: what self-play, the replay buffer, the game log and the actors pass each
+other. :class:`GameRecord` is one finished hand and its training positions; the codec is how a
+position is stored compactly (bit-packed flags and float16 continuous features), in records, in
+the replay buffer and on disk alike. It depends on the game alone (docs/design.md, Layers).
+"""
+
+from blobrl.data.codec import (
+    BIT_INDEX,
+    CONT,
+    CONT_INDEX,
+    STORED_BIT_BYTES,
+    pack_features,
+    unpack_features,
+)
+from blobrl.data.records import GameRecord
+
+__all__ = [
+    "BIT_INDEX",
+    "CONT",
+    "CONT_INDEX",
+    "STORED_BIT_BYTES",
+    "GameRecord",
+    "pack_features",
+    "unpack_features",
+]

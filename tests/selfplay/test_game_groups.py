@@ -1,0 +1,135 @@
+"""Game groups: several groups of games in flight per worker change when games are searched,
+never what is played, and one group waiting on a late answer does not hold the others."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from blobrl.bench.remote import stub_network
+from blobrl.data import GameRecord
+from blobrl.mcts import SearchSettings
+from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+DEALS = [(3, 1), (4, 6), (5, 7), (6, 5), (8, 6)]
+
+
+def specs(count: int, deals=DEALS) -> list[GameSpec]:
+    return [GameSpec(*deals[i % len(deals)], seed=500 + i, game_id=i) for i in range(count)]
+
+
+def play(settings, games, *, groups, in_flight=3, evaluator=stub_network) -> list[GameRecord]:
+    worker = SelfPlayWorker(
+        evaluator, settings=settings, games_in_flight=in_flight, game_groups=groups
+    )
+    return worker.play(games)
+
+
+def assert_same_games(a: list[GameRecord], b: list[GameRecord]) -> None:
+    """Byte for byte, every field of every record, matched by game id."""
+    by_id = {r.game_id: r for r in b}
+    assert sorted(by_id) == sorted(r.game_id for r in a)
+    for left in a:
+        right = by_id[left.game_id]
+        for f in dataclasses.fields(GameRecord):
+            x, y = getattr(left, f.name), getattr(right, f.name)
+            if isinstance(x, np.ndarray):
+                assert x.dtype == y.dtype and x.shape == y.shape, f.name
+                assert x.tobytes() == y.tobytes(), f"game {left.game_id}: {f.name} differs"
+            else:
+                assert x == y, f"game {left.game_id}: {f.name} differs"
+
+
+# Not the Gumbel root: its phases run as many rounds as the game of the batch that needs the
+# most (blobrl.mcts.search), so a Gumbel game depends on its batch company, groups or not.
+@pytest.mark.parametrize(
+    "settings",
+    [SearchSettings(2, 6), SearchSettings(1, 8, tree="information_set", belief_pool=8)],
+    ids=["worlds", "information_set"],
+)
+@pytest.mark.parametrize("groups", [2, 3])
+def test_several_game_groups_play_exactly_the_games_of_one_group(settings, groups):
+    games = specs(14)
+    one = play(settings, games, groups=1)
+    several = play(settings, games, groups=groups)
+    assert_same_games(one, several)
+
+
+class OneLateAnswer:
+    """The stub network, except that the ``late``-th call waits until ``release`` (or 60 s)."""
+
+    def __init__(self, late: int):
+        self.late = late
+        self.calls = 0
+        self.waiting = threading.Event()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+
+    def __call__(self, features):
+        with self.lock:
+            self.calls += 1
+            mine = self.calls == self.late
+        if mine:
+            self.waiting.set()
+            self.release.wait(60)
+        return stub_network(features)
+
+
+def test_a_group_waiting_on_a_late_answer_does_not_hold_the_others():
+    settings = SearchSettings(1, 4)
+    games = specs(40, deals=[(3, 2), (4, 2)])
+    evaluator = OneLateAnswer(late=5)
+    worker = SelfPlayWorker(evaluator, settings=settings, games_in_flight=2, game_groups=3)
+    records, while_waiting = [], 0
+    for record in worker.play_iter(games):
+        records.append(record)
+        if evaluator.waiting.is_set() and not evaluator.release.is_set():
+            while_waiting += 1
+            if while_waiting == 10:  # the other groups kept playing: let the late one in
+                evaluator.release.set()
+    assert while_waiting >= 10, "the other groups stopped while one waited"
+    assert_same_games(play(settings, games, groups=1, in_flight=2), records)
+
+
+def test_a_stop_leaves_a_group_stuck_on_its_answer_behind_and_the_worker_plays_again():
+    settings = SearchSettings(1, 4)
+    evaluator = OneLateAnswer(late=3)
+    worker = SelfPlayWorker(evaluator, settings=settings, games_in_flight=2, game_groups=2)
+    games = specs(30, deals=[(3, 2)])
+    start = time.monotonic()
+    done = worker.play(games, should_stop=evaluator.waiting.is_set)
+    assert time.monotonic() - start < 30  # did not wait for the stuck group
+    assert len(done) < len(games)
+    evaluator.release.set()  # the abandoned search unwinds on its own thread
+    again = worker.play(games)
+    assert_same_games(play(settings, games, groups=1, in_flight=2), again)
+
+
+def test_new_settings_reach_every_group_at_its_next_decision():
+    worker = SelfPlayWorker(
+        stub_network, settings=SearchSettings(1, 4), games_in_flight=2, game_groups=3
+    )
+    changed = SearchSettings(2, 3)
+    polls = 0
+
+    def should_stop() -> bool:
+        nonlocal polls
+        polls += 1
+        if polls == 10:
+            worker.set_settings(changed)
+        return False
+
+    records = worker.play(specs(30, deals=[(4, 3)]), should_stop=should_stop)
+    assert len(records) == 30
+    # Games that end after the change are recorded with the settings they finished under.
+    assert (records[-1].determinizations, records[-1].simulations) == (2, 3)
+    assert all(g.search.settings is changed for g in worker._groups)
+
+
+def test_game_groups_must_be_positive():
+    with pytest.raises(ValueError, match="game_groups"):
+        SelfPlayWorker(stub_network, settings=SearchSettings(1, 2), game_groups=0)
