@@ -19,7 +19,6 @@ Each runs the project's own code on a CUDA device, untimed warm-up first:
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -222,30 +221,10 @@ class GpuSelfPlay:
         )
 
     def play_window(self, warm_s: float, seconds: float, seed: int) -> tuple[int, int, int, int]:
-        """Plays 5x7 hands (a new one starting as each ends, as in a run) for ``warm_s`` and
-        then ``seconds``. Returns the decisions searched and the hands finished within those
-        ``seconds``, and the hands finished and their decisions over the whole play."""
-        from blobrl.selfplay import GameSpec
+        """See :func:`blobrl.bench.window.play_window` (5x7 hands)."""
+        from blobrl.bench.window import play_window
 
-        stats = self.worker.stats
-        start = time.perf_counter()
-        window, deadline = start + warm_s, start + warm_s + seconds
-        at_window: list[int] = []
-
-        def should_stop() -> bool:
-            now = time.perf_counter()
-            if now >= window and not at_window:
-                at_window.append(stats.decisions)
-            return now >= deadline
-
-        specs = (GameSpec(PLAYERS, CARDS, seed=seed + i) for i in itertools.count())
-        in_window = games = positions = 0
-        for record in self.worker.play_iter(specs, should_stop=should_stop):
-            games += 1
-            positions += record.num_positions
-            in_window += window <= time.perf_counter() < deadline
-        searched = stats.decisions - at_window[0] if at_window else 0
-        return searched, in_window, games, positions
+        return play_window(self.worker, warm_s, seconds, seed, players=PLAYERS, cards=CARDS)
 
 
 def selfplay_on_server(

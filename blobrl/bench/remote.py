@@ -15,7 +15,6 @@ the same remote play with one group, the actor waiting out every round trip.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import os
 import time
 
@@ -112,28 +111,14 @@ class _StubSelfPlay:
         )
 
     def decisions(self, warm_s: float, seconds: float, seed: int) -> tuple[int, int, int]:
-        """Plays 5x7 hands (a new one starting as each ends, as in a run) for ``warm_s`` then
-        ``seconds``; returns the decisions searched in those ``seconds``, and the games finished
-        and their decisions over the whole play."""
-        from blobrl.selfplay import GameSpec
+        """The decisions searched in ``seconds`` after ``warm_s``, and the games finished and
+        their decisions over the whole play (:func:`blobrl.bench.window.play_window`)."""
+        from blobrl.bench.window import play_window
 
-        stats = self.worker.stats
-        start = time.perf_counter()
-        window, deadline = start + warm_s, start + warm_s + seconds
-        at_window: list[int] = []
-
-        def should_stop() -> bool:
-            now = time.perf_counter()
-            if now >= window and not at_window:
-                at_window.append(stats.decisions)
-            return now >= deadline
-
-        specs = (GameSpec(PLAYERS, CARDS, seed=seed + i) for i in itertools.count())
-        games = positions = 0
-        for record in self.worker.play_iter(specs, should_stop=should_stop):
-            games += 1
-            positions += record.num_positions
-        return stats.decisions - at_window[0], games, positions
+        searched, _, games, positions = play_window(
+            self.worker, warm_s, seconds, seed, players=PLAYERS, cards=CARDS
+        )
+        return searched, games, positions
 
 
 def _decisions(ray, server, *, groups: int, warm_s: float, seconds: float):
