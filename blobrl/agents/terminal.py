@@ -13,7 +13,7 @@ from typing import TextIO
 from blobrl.agents.base import Agent
 from blobrl.agents.heuristic import trick_winner
 from blobrl.game import BID_BASE, BlobState, FullGame, GameError, card_name, new_game, parse_card
-from blobrl.game.state import SUIT_NAMES, SUIT_SYMBOLS
+from blobrl.game.names import SUIT_NAMES, SUIT_SYMBOLS
 
 HUMAN = 0
 

@@ -1,6 +1,9 @@
-"""Measuring strength: the arena of duplicate deals and ratings from match results."""
+"""Measuring strength: one engine of duplicate-deal matches (the arena, agent matches), the
+promotion rule, and ratings from match results."""
 
-from blobrl.evaluation.arena import Deal, MatchResult, SearchAgent, SideStats, play_match
+from blobrl.evaluation.arena import MatchResult, SearchAgent, SideStats, play_match
+from blobrl.evaluation.engine import Deal
+from blobrl.evaluation.promotion import promoted
 from blobrl.evaluation.rating import (
     ANCHOR,
     MatchEdge,
@@ -28,4 +31,5 @@ __all__ = [
     "fit_ratings",
     "paired_share",
     "play_match",
+    "promoted",
 ]

@@ -12,7 +12,7 @@ from blobrl.agents import Agent, AgentSpecError, load
 from blobrl.evaluation.match import DuplicateResult, make_deals, play_duplicate
 from blobrl.evaluation.parallel import play_parallel
 from blobrl.game import GameError, check_deal_size
-from blobrl.game.state import SCORINGS, TRUMP_MODES
+from blobrl.game.checks import SCORINGS, TRUMP_MODES
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 

@@ -6,22 +6,20 @@ then scored once per side (the agent's mean score per hand over its N plays, the
 their N * (N - 1)), so the luck of the cards cancels in the paired difference. Intervals are over
 deals (the independent unit), at 95% with the normal approximation.
 
-Games are played many at a time: each step, the games waiting on the same side are decided in one
-``act_batch`` call when the agent has one (network and search agents), else one ``act`` each.
+Games are played many at a time (:mod:`blobrl.evaluation.engine`): each step, the games waiting
+on the same side are decided in one ``act_batch`` call when the agent has one (network and search
+agents), else one ``act`` each.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from blobrl.agents.base import Agent, act_many
-from blobrl.evaluation.arena import Deal
-from blobrl.game import BlobState, new_game
-from blobrl.game import core as k
+from blobrl.evaluation.engine import Batch, Deal, SeatHands, Seating, interval95, play_seatings
 
 AGENT, OPPONENTS = 0, 1
 
@@ -86,13 +84,6 @@ def make_deals(num_players: int, num_cards: int, count: int, *, seed: int = 0) -
     return [Deal(num_players, num_cards, int(base) * 1_000_003 + i) for i in range(count)]
 
 
-def interval95(values: np.ndarray) -> float:
-    """Half-width of the normal 95% interval of the mean of ``values``."""
-    if values.size < 2:
-        return math.inf
-    return float(1.96 * values.std(ddof=1) / math.sqrt(values.size))
-
-
 @dataclass
 class _Tally:
     score_sum: np.ndarray  # [D] per deal
@@ -112,10 +103,15 @@ class _Tally:
         )
 
 
-def _skip_forced(state: BlobState, buf: np.ndarray) -> None:
-    vec = state.vector
-    while vec[k.F_PHASE] != k.PHASE_TERMINAL and k.legal_actions(vec, buf) == 1:
-        k.apply_unchecked(vec, buf[0])
+class _AgentSide:
+    """One side's decisions: the agent's ``act_batch`` on the games waiting on it, or its
+    ``act`` on each (:func:`~blobrl.agents.base.act_many`)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    def __call__(self, batch: Batch, active: np.ndarray) -> list[int]:
+        return act_many(self.agent, [batch.games[i] for i in np.flatnonzero(active).tolist()])
 
 
 def play_duplicate(
@@ -128,44 +124,35 @@ def play_duplicate(
     games_in_flight: int = 256,
 ) -> DuplicateResult:
     """Play every deal once per seat of ``agent`` (``opponents`` in the other seats)."""
-    games = [(d, seat) for d, deal in enumerate(deals) for seat in range(deal.num_players)]
-    tallies = [_Tally(np.zeros(len(deals)), np.zeros(len(deals))) for _ in (AGENT, OPPONENTS)]
-    players = (agent, opponents)
-    buf = np.empty(k.NUM_ACTIONS, np.int64)
-    for start in range(0, len(games), games_in_flight):
-        chunk = games[start : start + games_in_flight]
-        states = [
-            new_game(
-                deals[d].num_players,
-                deals[d].num_cards,
-                seed=deals[d].seed,
-                trump_mode=trump_mode,
-                scoring=scoring,
-            )
-            for d, _ in chunk
-        ]
-        while True:
-            for s in states:
-                _skip_forced(s, buf)
-            live = [i for i, s in enumerate(states) if not s.is_terminal()]
-            if not live:
-                break
-            for side in (AGENT, OPPONENTS):
-                mine = [i for i in live if (states[i].current_player == chunk[i][1]) == (side == 0)]
-                if not mine:
-                    continue
-                actions = act_many(players[side], [states[i] for i in mine])
-                for i, action in zip(mine, actions, strict=True):
-                    states[i].apply(action)
-        for (d, seat), s in zip(chunk, states, strict=True):
-            scores, bids, won = s.scores(), s.bids, s.tricks_won
-            for p in range(s.num_players):
-                tally = tallies[AGENT if p == seat else OPPONENTS]
-                tally.score_sum[d] += scores[p]
-                tally.hands[d] += 1
-                tally.exact += int(bids[p] == won[p])
-                tally.bid_error += abs(int(bids[p] or 0) - won[p])
-    return _result(*tallies, plays=len(games))
+    seatings = [
+        Seating(d, tuple(int(p != seat) for p in range(deal.num_players)))
+        for d, deal in enumerate(deals)
+        for seat in range(deal.num_players)
+    ]
+    hands = play_seatings(
+        deals,
+        seatings,
+        (_AgentSide(agent), _AgentSide(opponents)),
+        turns="side",
+        trump_mode=trump_mode,
+        scoring=scoring,
+        games_in_flight=games_in_flight,
+    )
+    return _result(
+        _tally(hands.of(AGENT), len(deals)),
+        _tally(hands.of(OPPONENTS), len(deals)),
+        plays=len(seatings),
+    )
+
+
+def _tally(hands: SeatHands, deals: int) -> _Tally:
+    total, count = hands.per_deal(deals)
+    return _Tally(
+        total,
+        count.astype(np.float64),
+        exact=int((hands.bid == hands.tricks).sum()),
+        bid_error=int(np.abs(hands.bid - hands.tricks).sum()),
+    )
 
 
 def _result(a: _Tally, o: _Tally, *, plays: int) -> DuplicateResult:

@@ -12,7 +12,7 @@ import multiprocessing
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from blobrl.evaluation.arena import Deal
+from blobrl.evaluation.engine import Deal
 from blobrl.evaluation.match import DuplicateResult, combine, play_duplicate
 
 

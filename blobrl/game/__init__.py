@@ -1,5 +1,6 @@
 """The rules of Blob (RULES.md): states, information-state encoding and determinization."""
 
+from blobrl.game.checks import GameError, IllegalActionError, check_deal_size, feasible_deals
 from blobrl.game.core import (
     BID_BASE,
     MAX_CARDS,
@@ -8,21 +9,12 @@ from blobrl.game.core import (
     NUM_CARDS,
     STATE_SIZE,
 )
+from blobrl.game.deal import from_deal, new_game
 from blobrl.game.determinize import determinize
 from blobrl.game.encoding import FEATURES, encode
 from blobrl.game.fullgame import FullGame, RoundSpec, round_schedule
-from blobrl.game.state import (
-    BlobState,
-    GameError,
-    IllegalActionError,
-    action_name,
-    card_name,
-    check_deal_size,
-    feasible_deals,
-    from_deal,
-    new_game,
-    parse_card,
-)
+from blobrl.game.names import action_name, card_name, parse_card
+from blobrl.game.state import BlobState
 
 __all__ = [
     "BID_BASE",

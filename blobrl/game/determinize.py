@@ -24,7 +24,7 @@ from numba import njit
 
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
-from blobrl.game.state import GameError
+from blobrl.game.checks import GameError
 
 REJECTION_TRIES = 24
 

@@ -34,7 +34,7 @@ import numpy as np
 from numba import njit, prange
 
 from blobrl.game import core as k
-from blobrl.game.state import GameError
+from blobrl.game.checks import GameError
 
 SEAT_FEATURES = 24
 SEAT_PRESENT = 0

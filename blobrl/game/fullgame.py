@@ -6,15 +6,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from blobrl.game.state import (
-    ROTATION_ORDER,
-    TRUMP_MODES,
-    BlobState,
-    GameError,
-    _check_seat,
-    check_deal_size,
-    new_game,
-)
+from blobrl.game.checks import TRUMP_MODES, GameError, check_deal_size, check_seat
+from blobrl.game.deal import new_game
+from blobrl.game.state import BlobState
+
+# Full-game trump order by round number (RULES.md): spades, hearts, clubs, diamonds, no-trump.
+ROTATION_ORDER: tuple[int | None, ...] = (3, 2, 0, 1, None)
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ def round_schedule(
     number; ``turn_up`` turns a card up at each deal; ``none`` has no trump.
     """
     check_deal_size(num_players, max_cards)
-    _check_seat("first_dealer", first_dealer, num_players)
+    check_seat("first_dealer", first_dealer, num_players)
     if trump_mode not in TRUMP_MODES:
         raise GameError(f"trump_mode must be one of {list(TRUMP_MODES)}, got {trump_mode!r}")
     counts = list(range(max_cards, 0, -1)) + list(range(2, max_cards + 1))

@@ -1,7 +1,7 @@
-"""The public game API: ``new_game``, ``from_deal`` and :class:`BlobState`.
+"""The game state object: :class:`BlobState`, a thin object over one ``int64[STATE_SIZE]``
+vector (see :mod:`blobrl.game.core`). Hands are dealt by :mod:`blobrl.game.deal`.
 
-``BlobState`` is a thin object over one ``int64[STATE_SIZE]`` vector (see :mod:`blobrl.game.core`);
-every rule lives in the numba kernels there, so the Python API and the search share one
+Every rule lives in the numba kernels, so the Python API and the search share one
 implementation. Ids follow RULES.md: card = suit * 13 + rank, action 52 + b bids b.
 
 An agent's loop crosses into numba once per move: :meth:`BlobState.apply` returns the legal set of
@@ -11,122 +11,17 @@ Python, and the other queries read the vector through a memoryview (Python ints,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 from numba import types
 
 from blobrl.game import core as k
 from blobrl.game import legal
+from blobrl.game.checks import GameError, IllegalActionError, check_seat, is_int
+from blobrl.game.names import SUIT_NAMES, action_name, card_name
 
-SUIT_NAMES = ("clubs", "diamonds", "hearts", "spades")
-SUIT_SYMBOLS = ("♣", "♦", "♥", "♠")
-RANK_NAMES = ("2", "3", "4", "5", "6", "7", "8", "9", "10", "J", "Q", "K", "A")
-TRUMP_MODES = ("rotation", "turn_up", "none")
-SCORINGS = {"blob": k.SCORING_BLOB, "oh_hell": k.SCORING_OH_HELL}
-
-# Full-game trump order by round number (RULES.md): spades, hearts, clubs, diamonds, no-trump.
-ROTATION_ORDER: tuple[int | None, ...] = (3, 2, 0, 1, None)
 _PHASES = ("bidding", "play", "terminal")  # by PHASE_* id
-
-
-class GameError(ValueError):
-    """Bad input to the game API (a deal that does not fit, a seat out of range, ...)."""
-
-
-class IllegalActionError(GameError):
-    """An action that is not legal in the current state."""
-
-
-def card_name(card: int) -> str:
-    """'A♠' style name of a card id."""
-    return f"{RANK_NAMES[card % 13]}{SUIT_SYMBOLS[card // 13]}"
-
-
-_SUIT_BY_NAME = {
-    **{sym: i for i, sym in enumerate(SUIT_SYMBOLS)},
-    **{name[0]: i for i, name in enumerate(SUIT_NAMES)},
-}
-_RANK_BY_NAME = {**{r: i for i, r in enumerate(RANK_NAMES)}, "T": RANK_NAMES.index("10")}
-
-
-def parse_card(name: str) -> int:
-    """The card id of a name such as 'A♠', 'AS', '10h', 'Td' or '2c' (the inverse of card_name)."""
-    text = name.strip().upper() if isinstance(name, str) else ""
-    rank = _RANK_BY_NAME.get(text[:-1])
-    suit = _SUIT_BY_NAME.get(text[-1:].lower() if text[-1:].isalpha() else text[-1:])
-    if rank is None or suit is None:
-        raise GameError(f"not a card name: {name!r} (rank 2..10, J, Q, K, A, then a suit c d h s)")
-    return suit * k.NUM_RANKS + rank
-
-
-def _is_int(value: object) -> bool:
-    if type(value) is int:
-        return True
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-
-
-def action_name(action: int) -> str:
-    """Human name of an action id: a card name or 'bid b'."""
-    if 0 <= action < k.BID_BASE:
-        return card_name(action)
-    if k.BID_BASE <= action < k.NUM_ACTIONS:
-        return f"bid {action - k.BID_BASE}"
-    return f"action {action}"
-
-
-def check_deal_size(num_players: int, cards: int) -> None:
-    """Raise :class:`GameError` unless N players x C cards is a playable hand."""
-    if not _is_int(num_players) or not (k.MIN_PLAYERS <= num_players <= k.MAX_PLAYERS):
-        raise GameError(f"players must be 3..8, got {num_players!r}")
-    if not _is_int(cards) or cards < 1:
-        raise GameError(f"cards must be a positive integer, got {cards!r}")
-    if num_players * cards > k.NUM_CARDS:
-        raise GameError(
-            f"{num_players} players x {cards} cards needs {num_players * cards} cards; "
-            f"a pack has {k.NUM_CARDS}"
-        )
-    if cards > k.MAX_CARDS:
-        raise GameError(
-            f"{num_players} players x {cards} cards: at most {k.MAX_CARDS} cards per hand "
-            f"(bids 0..{k.MAX_BID} are the only bid actions)"
-        )
-
-
-def feasible_deals(
-    players: Iterable[int] = range(3, 9), cards: Iterable[int] = range(1, 13)
-) -> list[tuple[int, int]]:
-    """Every (N, C) pair of the given ranges that fits a pack and the bid actions."""
-    out = []
-    for n in players:
-        for c in cards:
-            try:
-                check_deal_size(n, c)
-            except GameError:
-                continue
-            out.append((n, c))
-    return out
-
-
-def _check_seat(name: str, seat: int, num_players: int) -> int:
-    if not _is_int(seat) or not (0 <= seat < num_players):
-        raise GameError(f"{name} must be a seat 0..{num_players - 1}, got {seat!r}")
-    return int(seat)
-
-
-def _check_trump(trump: int | None) -> int:
-    if trump is None:
-        return k.NO_TRUMP
-    if not _is_int(trump) or not (0 <= trump < k.NUM_SUITS):
-        raise GameError(f"trump must be a suit 0..3 or None, got {trump!r}")
-    return int(trump)
-
-
-def _check_scoring(scoring: str) -> int:
-    if scoring not in SCORINGS:
-        raise GameError(f"scoring must be one of {sorted(SCORINGS)}, got {scoring!r}")
-    return SCORINGS[scoring]
-
 
 _ERROR_REASONS = {
     k.ERR_RANGE: "action ids are 0..64",
@@ -311,14 +206,14 @@ class BlobState:
         """Suits ``player`` has shown (by not following) that they hold none of."""
         m = self._m
         if type(player) is not int or not 0 <= player < m[k.F_N]:
-            player = _check_seat("player", player, m[k.F_N])
+            player = check_seat("player", player, m[k.F_N])
         return list(_VOIDS[m[k.F_VOIDS + player]])
 
     def hand(self, player: int) -> list[int]:
         """Cards ``player`` still holds, in increasing id order."""
         m = self._m
         if type(player) is not int or not 0 <= player < m[k.F_N]:
-            player = _check_seat("player", player, m[k.F_N])
+            player = check_seat("player", player, m[k.F_N])
         return legal.cards_of(m[k.F_HANDS + player])
 
     def legal_actions(self) -> list[int]:
@@ -354,7 +249,7 @@ class BlobState:
 
     def apply(self, action: int) -> None:
         """Apply ``action`` in place; raise :class:`IllegalActionError` naming why not."""
-        if type(action) is not int and not _is_int(action):
+        if type(action) is not int and not is_int(action):
             raise IllegalActionError(f"action must be an integer id 0..64, got {action!r}")
         if not 0 <= action < k.NUM_ACTIONS:
             raise IllegalActionError(self._explain(int(action), k.ERR_RANGE))
@@ -398,7 +293,7 @@ class BlobState:
         )
 
 
-def _make_state(
+def make_state(
     hands: np.ndarray,
     *,
     num_players: int,
@@ -419,123 +314,3 @@ def _make_state(
     state._code = 0
     state._at = -1
     return state
-
-
-def turn_up(deck: Sequence[int] | np.ndarray, dealt: int) -> tuple[int, int]:
-    """Trump and turned-up card after ``dealt`` cards of the shuffled ``deck`` (card ids) went out:
-    the next card's suit, or no trump (``NO_TRUMP``, ``NO_CARD``) when the pack is used up."""
-    if dealt >= len(deck):
-        return k.NO_TRUMP, k.NO_CARD
-    card = int(deck[dealt])
-    return card // k.NUM_RANKS, card
-
-
-def new_game(
-    num_players: int,
-    cards: int,
-    *,
-    seed: int | np.random.Generator | None = None,
-    dealer: int | None = None,
-    trump: int | str | None = "auto",
-    trump_mode: str = "rotation",
-    scoring: str = "blob",
-) -> BlobState:
-    """Deal a fresh hand of ``cards`` cards to each of ``num_players`` players.
-
-    ``trump="auto"`` picks the trump by ``trump_mode``: ``rotation`` draws one of the four suits or
-    no-trump uniformly (single-hand training), ``turn_up`` turns up the next card of the pack (no
-    trump when the pack is used up), ``none`` plays without trump. An explicit ``trump`` (suit 0..3
-    or None) overrides the mode. ``dealer`` defaults to a random seat.
-    """
-    check_deal_size(num_players, cards)
-    scoring_id = _check_scoring(scoring)
-    if trump_mode not in TRUMP_MODES:
-        raise GameError(f"trump_mode must be one of {list(TRUMP_MODES)}, got {trump_mode!r}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    deck = rng.permutation(k.NUM_CARDS)
-    dealt = num_players * cards
-    hands = np.zeros(k.MAX_PLAYERS, np.int64)
-    k.deal_masks(deck, num_players, cards, hands)
-    turnup = k.NO_CARD
-    if isinstance(trump, str):
-        if trump != "auto":
-            raise GameError(f"trump must be 'auto', a suit 0..3 or None, got {trump!r}")
-        if trump_mode == "rotation":
-            drawn = int(rng.integers(k.NUM_SUITS + 1))
-            trump_id = drawn  # NO_TRUMP == 4 is the fifth outcome
-        elif trump_mode == "turn_up":
-            trump_id, turnup = turn_up(deck, dealt)
-        else:
-            trump_id = k.NO_TRUMP
-    else:
-        trump_id = _check_trump(trump)
-    seat = int(rng.integers(num_players)) if dealer is None else dealer
-    seat = _check_seat("dealer", seat, num_players)
-    return _make_state(
-        hands,
-        num_players=num_players,
-        cards=cards,
-        dealer=seat,
-        trump=trump_id,
-        turnup=turnup,
-        scoring=scoring_id,
-    )
-
-
-def from_deal(
-    hands: Sequence[Sequence[int]],
-    *,
-    dealer: int,
-    trump: int | None,
-    scoring: str = "blob",
-    turned_up: int | None = None,
-) -> BlobState:
-    """A hand from explicit cards: ``hands[seat]`` lists that seat's card ids.
-
-    ``turned_up`` optionally names the turned-up card (out of play, seen by all).
-    """
-    n = len(hands)
-    if not (k.MIN_PLAYERS <= n <= k.MAX_PLAYERS):
-        raise GameError(f"players must be 3..8, got {n} hands")
-    sizes = [len(h) for h in hands]
-    if len(set(sizes)) != 1:
-        raise GameError(f"every hand must have the same number of cards, got sizes {sizes}")
-    check_deal_size(n, sizes[0])
-    seen: dict[int, int] = {}
-    masks = []
-    for seat, hand in enumerate(hands):
-        m = 0
-        for card in hand:
-            if not _is_int(card) or not (0 <= card < k.NUM_CARDS):
-                raise GameError(f"seat {seat}: card ids are 0..51, got {card!r}")
-            if int(card) in seen:
-                raise GameError(
-                    f"card {card} ({card_name(int(card))}) is dealt twice "
-                    f"(seats {seen[int(card)]} and {seat})"
-                )
-            seen[int(card)] = seat
-            m |= 1 << int(card)
-        masks.append(m)
-    turnup = k.NO_CARD
-    if turned_up is not None:
-        if not _is_int(turned_up) or not (0 <= turned_up < k.NUM_CARDS):
-            raise GameError(f"turned_up must be a card id 0..51, got {turned_up!r}")
-        if int(turned_up) in seen:
-            raise GameError(f"turned-up card {card_name(int(turned_up))} is also in a hand")
-        turnup = int(turned_up)
-        if trump != turnup // k.NUM_RANKS:
-            raise GameError(
-                f"turned-up card {card_name(turnup)} makes {SUIT_NAMES[turnup // k.NUM_RANKS]} "
-                f"trump, got trump={trump!r}"
-            )
-    masks_array = np.zeros(k.MAX_PLAYERS, np.int64)
-    masks_array[:n] = masks
-    return _make_state(
-        masks_array,
-        num_players=n,
-        cards=sizes[0],
-        dealer=_check_seat("dealer", dealer, n),
-        trump=_check_trump(trump),
-        turnup=turnup,
-        scoring=_check_scoring(scoring),
-    )

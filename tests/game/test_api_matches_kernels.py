@@ -29,7 +29,8 @@ from blobrl.game import (
     new_game,
 )
 from blobrl.game import core as kernels
-from blobrl.game.state import SUIT_NAMES, TRUMP_MODES
+from blobrl.game.checks import TRUMP_MODES
+from blobrl.game.names import SUIT_NAMES
 
 FEASIBLE = feasible_deals()
 

@@ -19,7 +19,7 @@ from blobrl.game import (
     new_game,
     parse_card,
 )
-from blobrl.game.state import turn_up
+from blobrl.game.deal import turn_up
 
 from .builders import cards
 

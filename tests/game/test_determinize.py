@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from blobrl.game import GameError, determinize, feasible_deals, from_deal, new_game
 from blobrl.game import core as kernels
-from blobrl.game.state import TRUMP_MODES
+from blobrl.game.checks import TRUMP_MODES
 
 from .builders import bids, cards, play, play_randomly
 

@@ -20,7 +20,7 @@ from blobrl.game import (
     new_game,
 )
 from blobrl.game import encoding as enc
-from blobrl.game.state import TRUMP_MODES
+from blobrl.game.checks import TRUMP_MODES
 
 from .builders import bids, card, cards, play, play_randomly
 

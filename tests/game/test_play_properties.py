@@ -18,8 +18,8 @@ from blobrl.game import (
     new_game,
 )
 from blobrl.game import core as kernels
+from blobrl.game.checks import TRUMP_MODES
 from blobrl.game.rng import seed_streams
-from blobrl.game.state import TRUMP_MODES
 
 from .builders import play_randomly
 

@@ -14,7 +14,7 @@ from blobrl.api.play.models import (
 )
 from blobrl.api.play.session import Session, TrickRecord, replay
 from blobrl.game import action_name, card_name
-from blobrl.game.state import SUIT_NAMES, SUIT_SYMBOLS
+from blobrl.game.names import SUIT_NAMES, SUIT_SYMBOLS
 
 # Suits in a hand, after the trump: black and red alternate.
 SUIT_ORDER = (3, 2, 0, 1)
