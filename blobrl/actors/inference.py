@@ -1,565 +1,69 @@
-"""The InferenceServer: one network, many callers, dynamic batching, versioned weights.
+"""The InferenceServer actor: :class:`blobrl.inference.InferenceServer` behind ``ray.remote``,
+and its client over a Ray handle.
 
-Self-play and evaluation actors send whole leaf batches (``float32[B, FEATURES]``). The server
-queues them, merges the queue into one forward pass of up to ``max_batch`` rows (waiting at most
-``max_wait_ms`` after the oldest queued request arrived for the batch to fill), runs the network
-on a dedicated thread so that the event loop keeps accepting requests, and hands each caller
-exactly its own rows back.
-
-Besides the self-play network the server can hold other networks by name (:meth:`load_model`):
-the EvaluatorActor's arenas send their requests for them, so that arenas run on the GPU too.
-A batch only ever holds requests for one network.
-
-:class:`InferenceServer` is plain Python over asyncio and is tested without Ray. Its request
-methods are coroutines, so ``ray.remote(InferenceServer)`` is an async actor that answers many
-calls at once (:data:`InferenceServerActor`, with room for 1000 in flight);
-:class:`RemoteEvaluator` is the callable a search in another process uses to reach it.
+The server's request methods are coroutines, so ``ray.remote(InferenceServer)`` is an async
+actor that answers many calls at once (:data:`InferenceServerActor`, with room for
+:data:`MAX_CONCURRENCY` in flight). :class:`RemoteEvaluator` is the
+:class:`~blobrl.inference.InferenceClient` a search in another process uses to reach it, through
+:class:`RayLink`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import copy
-import logging
-import time
-import uuid
-from collections import deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import ray
-import torch
 
-from blobrl.data import CONT_INDEX
-from blobrl.game import FEATURES
-from blobrl.nn import (
-    BlobNet,
-    NetworkConfig,
-    TorchEvaluator,
-    build_network,
-    bytes_to_state_dict,
-)
-
-Weights = bytes | Mapping[str, torch.Tensor]
-
-log = logging.getLogger(__name__)
-
-
-# Leaf batches travel to the server packed: every feature as one bit, and the continuous ones
-# (blobrl.data.CONT_INDEX) again as float32, which is exact for encoded positions (all
-# their other features are 0 or 1) and 1/16 of the float32 rows. A request of WIRE_ROWS rows is
-# about 93 KB, and so is its answer: both stay under the 100 KiB that Ray sends inline with the
-# call, where a larger object goes through the object store. Measured on 2 cores, a 384-row
-# leaf batch to a server actor with a 16-wide network (so that the round trip dominates, as it
-# does with a GPU): 10.1 ms as one float32 request, 8.3 ms as two packed ones.
-WIRE_ROWS = 320
-WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (data.STORED_BIT_BYTES: flags only)
-
-
-def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``float32[B, FEATURES]`` encoded positions -> (``uint8[B, WIRE_BIT_BYTES]``,
-    ``float32[B, CONT]``), undone exactly by :func:`unpack_rows`."""
-    return np.packbits(features != 0, axis=1), features[:, CONT_INDEX]
-
-
-def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`pack_rows`."""
-    out = np.unpackbits(bits, axis=1, count=FEATURES).astype(np.float32)
-    out[:, CONT_INDEX] = cont
-    return out
-
-
-def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
-    """The rows of an ``evaluate_packed`` request, after checking its shapes (ValueError)."""
-    bits, cont = np.asarray(bits), np.asarray(cont)
-    if (
-        bits.dtype != np.uint8
-        or bits.ndim != 2
-        or bits.shape[1] != WIRE_BIT_BYTES
-        or cont.shape != (bits.shape[0], CONT_INDEX.shape[0])
-    ):
-        raise ValueError(
-            f"packed rows must be uint8[B, {WIRE_BIT_BYTES}] and [B, {CONT_INDEX.shape[0]}], "
-            f"got {bits.dtype}{list(bits.shape)} and {list(cont.shape)}"
-        )
-    return unpack_rows(bits, cont)
-
-
-class ModelNotLoaded(LookupError):
-    """A request named a network the server does not hold: never loaded, unloaded, or lost when
-    the server restarted (load it again)."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is CUDA when this process sees a GPU, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-@dataclass(frozen=True)
-class InferenceStats:
-    """Counters since the server started, and its throughput over a recent window."""
-
-    requests: int  # evaluate() calls answered or queued
-    rows: int  # positions evaluated
-    batches: int  # forward passes
-    mean_batch_rows: float
-    mean_queue_wait_ms: float  # arrival of a request to the dispatch of its first rows
-    evals_per_s: float  # rows per second over the last ``window_s`` seconds
-    window_s: float
-    device: str
-    version: int
-    gpu_memory_bytes: int  # allocated by torch on the server's GPU; 0 on the CPU
-
-
-@dataclass(eq=False)
-class _Request:
-    features: np.ndarray  # [B, FEATURES] float32
-    future: asyncio.Future
-    arrived: float  # perf_counter seconds
-    model: str | None = None  # a network loaded by name, or None for the self-play one
-    taken: int = 0  # rows already dispatched to a batch
-    done: int = 0  # rows answered
-    parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
-
-    @property
-    def rows(self) -> int:
-        return self.features.shape[0]
-
-
-@dataclass
-class _Swap:
-    state_dict: Mapping[str, torch.Tensor]
-    version: int
-    future: asyncio.Future
-
-
-class InferenceServer:
-    """Dynamic-batching evaluator over one :class:`TorchEvaluator`.
-
-    ``network`` is a :class:`NetworkConfig` (a fresh network is built, then ``weights`` loaded)
-    or an already built :class:`BlobNet`. ``device`` is ``auto`` (CUDA if available), ``cpu`` or
-    ``cuda[:i]``; on CUDA the model runs under bf16 autocast from a pinned staging buffer.
-    ``torch_threads``, when given, sets torch's (process-wide) intra-op thread count.
-    With ``wait_for_weights``, requests are held until the first :meth:`set_weights`: a server
-    that Ray restarts comes back with its constructor's weights, and holding its callers until
-    the Coordinator publishes the current ones again means no game is played with stale weights.
-
-    A request is never split between batches unless it alone exceeds ``max_batch``; then its
-    pieces run in consecutive batches. Weight swaps happen between batches and never while a
-    split request is part-way through, so every answer comes from one set of weights.
-
-    The batching loop starts on the first :meth:`evaluate` in the running event loop; all
-    coroutine methods must be awaited in that same loop. :meth:`close` stops it.
-    """
-
-    def __init__(
-        self,
-        network: NetworkConfig | BlobNet | None = None,
-        *,
-        weights: Weights | None = None,
-        version: int = 0,
-        device: str = "auto",
-        max_batch: int = 1024,
-        max_wait_ms: float = 2.0,
-        torch_threads: int | None = None,
-        window_s: float = 10.0,
-        wait_for_weights: bool = False,
-    ) -> None:
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
-        if max_wait_ms < 0:
-            raise ValueError(f"max_wait_ms must be >= 0, got {max_wait_ms}")
-        if torch_threads is not None:
-            torch.set_num_threads(torch_threads)
-        model = network if isinstance(network, torch.nn.Module) else build_network(network)
-        self.device = resolve_device(device)
-        self.max_batch = max_batch
-        self.max_wait_s = max_wait_ms / 1000.0
-        self.window_s = window_s
-        self._evaluator = TorchEvaluator(model, device=self.device, version=version)
-        self._models: dict[str, TorchEvaluator] = {}  # more networks by name (load_model)
-        if weights is not None:
-            self._evaluator.set_weights(_state_dict(weights), version)
-        # Which process this is: a restarted server answers with a new one.
-        self._instance = uuid.uuid4().hex
-        self._loaded = weights is not None or not wait_for_weights
-        cuda = self.device.type == "cuda"
-        staging = torch.zeros((max_batch, FEATURES), dtype=torch.float32)
-        # Pinned host memory lets the copy to the GPU run by DMA.
-        self._staging = (staging.pin_memory() if cuda else staging).numpy()
-        self._always_stage = cuda
-        # One thread runs every forward pass and every weight load, so they never overlap.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        self._executor.submit(self._evaluator, self._staging[:1]).result()  # warm up
-        self._queue: deque[_Request] = deque()
-        self._queued_rows = 0
-        self._swap: _Swap | None = None
-        self._wake = asyncio.Event()  # replaced in the loop that runs the batching task
-        self._loop_task: asyncio.Task | None = None
-        self._requests = 0
-        self._rows = 0
-        self._batches = 0
-        self._wait_s = 0.0
-        self._waits = 0
-        self._recent: deque[tuple[float, int]] = deque()  # (finish time, rows) per batch
-        self._started = time.perf_counter()
-
-    @property
-    def version(self) -> int:
-        """Version of the weights that the next batch will use."""
-        return self._evaluator.version
-
-    def get_version(self) -> int:
-        """:attr:`version` as a method, for callers through a Ray handle."""
-        return self.version
-
-    def instance(self) -> str:
-        """An id of this server process; it changes when Ray restarts the actor."""
-        return self._instance
-
-    @property
-    def loaded(self) -> bool:
-        """Whether requests are answered (False only while waiting for the first weights)."""
-        return self._loaded
-
-    # -- requests --------------------------------------------------------------------------
-
-    async def evaluate(
-        self, features: np.ndarray, model: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values),
-        from the self-play network or the one loaded as ``model``."""
-        logits, values, _ = await self.evaluate_versioned(features, model)
-        return logits, values
-
-    async def evaluate_versioned(
-        self, features: np.ndarray, model: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """As :meth:`evaluate`, plus the version of the weights that produced the answer (-1
-        for a network loaded by name). Raises :class:`ModelNotLoaded` for an unknown ``model``."""
-        features = np.asarray(features)
-        if features.ndim != 2 or features.shape[1] != FEATURES:
-            raise ValueError(f"features must be [B, {FEATURES}], got shape {features.shape}")
-        if model is not None and model not in self._models:
-            raise ModelNotLoaded(model)
-        self._ensure_loop()
-        self._requests += 1
-        if features.shape[0] == 0:
-            return (
-                np.zeros((0, 65), np.float32),
-                np.zeros((0, 8), np.float32),
-                self.version,
-            )
-        request = _Request(
-            features, asyncio.get_running_loop().create_future(), time.perf_counter(), model
-        )
-        self._queue.append(request)
-        self._queued_rows += request.rows
-        self._wake.set()
-        return await request.future
-
-    async def evaluate_packed(
-        self, bits: np.ndarray, cont: np.ndarray, model: str | None = None
-    ) -> tuple[np.ndarray, np.ndarray, int]:
-        """:meth:`evaluate_versioned` for rows packed by :func:`pack_rows` (how
-        :class:`RemoteEvaluator` sends them)."""
-        return await self.evaluate_versioned(unpack_request(bits, cont), model)
-
-    async def set_weights(self, weights: Weights, version: int) -> None:
-        """Load ``weights`` (bytes from :func:`state_dict_to_bytes`, or a state dict) as
-        ``version``. Returns once the swap is done: batches before it used the old weights,
-        batches after it the new ones."""
-        state_dict = _state_dict(weights)
-        if self._loop_task is None or self._loop_task.done():
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                self._executor, self._evaluator.set_weights, state_dict, version
-            )
-            self._loaded = True
-            return
-        if self._swap is not None:  # a newer publication supersedes one not yet applied
-            previous, self._swap = self._swap, None
-            previous.future.set_result(None)
-        self._swap = _Swap(state_dict, version, asyncio.get_running_loop().create_future())
-        self._wake.set()
-        await self._swap.future
-
-    async def load_model(self, name: str, weights: Weights) -> None:
-        """Hold a network with ``weights`` (the same architecture) under ``name``, for requests
-        that name it; loading a name again replaces its weights."""
-        state_dict = _state_dict(weights)
-        loop = asyncio.get_running_loop()
-        self._models[name] = await loop.run_in_executor(
-            self._executor, self._named_evaluator, state_dict
-        )
-
-    def unload_model(self, name: str) -> None:
-        """Drop the network loaded as ``name`` (requests still queued for it fail)."""
-        self._models.pop(name, None)
-
-    def models(self) -> list[str]:
-        """Names of the networks loaded besides the self-play one."""
-        return sorted(self._models)
-
-    def _named_evaluator(self, state_dict: Mapping[str, torch.Tensor]) -> TorchEvaluator:
-        model = copy.deepcopy(self._evaluator.model)
-        model.load_state_dict(state_dict)
-        return TorchEvaluator(model, device=self.device, version=-1)
-
-    def stats(self) -> InferenceStats:
-        now = time.perf_counter()
-        self._trim_recent(now)
-        span = min(self.window_s, now - self._started)
-        recent_rows = sum(rows for _, rows in self._recent)
-        gpu = torch.cuda.memory_allocated(self.device) if self.device.type == "cuda" else 0
-        return InferenceStats(
-            requests=self._requests,
-            rows=self._rows,
-            batches=self._batches,
-            mean_batch_rows=self._rows / self._batches if self._batches else 0.0,
-            mean_queue_wait_ms=1000.0 * self._wait_s / self._waits if self._waits else 0.0,
-            evals_per_s=recent_rows / span if span > 0 else 0.0,
-            window_s=self.window_s,
-            device=str(self.device),
-            version=self.version,
-            gpu_memory_bytes=int(gpu),
-        )
-
-    async def close(self) -> None:
-        """Stop the batching loop (failing requests still queued) and the model thread."""
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-            self._loop_task = None
-        error = RuntimeError("InferenceServer closed")
-        while self._queue:
-            request = self._queue.popleft()
-            if not request.future.done():
-                request.future.set_exception(error)
-        if self._swap is not None and not self._swap.future.done():
-            self._swap.future.set_exception(error)
-        self._executor.shutdown(wait=True)
-
-    # -- the batching loop -----------------------------------------------------------------
-
-    def _ensure_loop(self) -> None:
-        if self._loop_task is None or self._loop_task.done():
-            self._wake = asyncio.Event()
-            self._loop_task = asyncio.get_running_loop().create_task(self._batch_loop())
-
-    async def _batch_loop(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self._drop_cancelled()
-            split_in_flight = bool(self._queue) and self._queue[0].taken > 0
-            if self._swap is not None and not split_in_flight:
-                swap, self._swap = self._swap, None
-                try:
-                    await loop.run_in_executor(
-                        self._executor, self._evaluator.set_weights, swap.state_dict, swap.version
-                    )
-                except Exception as exc:  # a bad state dict fails the publisher, not the server
-                    swap.future.set_exception(exc)
-                else:
-                    self._loaded = True
-                    swap.future.set_result(None)
-                continue
-            if not self._queue or not self._loaded:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            # Let the batch fill until it is full or the oldest request has waited long enough.
-            deadline = self._queue[0].arrived + self.max_wait_s
-            while self._queued_rows < self.max_batch:
-                remaining = deadline - time.perf_counter()
-                if remaining <= 0:
-                    break
-                self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), remaining)
-                except TimeoutError:
-                    break
-            self._drop_cancelled()
-            if self._queue:
-                await self._run_batch(loop, self._take_batch())
-
-    def _drop_cancelled(self) -> None:
-        while self._queue and self._queue[0].future.done() and self._queue[0].taken == 0:
-            self._queued_rows -= self._queue.popleft().rows
-
-    def _take_batch(self) -> list[tuple[_Request, int, int]]:
-        """Pieces (request, start, stop) for one forward pass, in queue order: the requests at
-        the head of the queue for the same network."""
-        pieces: list[tuple[_Request, int, int]] = []
-        size = 0
-        now = time.perf_counter()
-        model = self._queue[0].model
-        while self._queue:
-            request = self._queue[0]
-            if request.model != model:
-                break
-            left = request.rows - request.taken
-            if size + left > self.max_batch:
-                if size > 0:
-                    break  # whole requests only, unless one alone exceeds max_batch
-                left = self.max_batch
-            if request.taken == 0:
-                self._wait_s += now - request.arrived
-                self._waits += 1
-            pieces.append((request, request.taken, request.taken + left))
-            request.taken += left
-            self._queued_rows -= left
-            size += left
-            if request.taken < request.rows:
-                break  # the rest of a split request goes first in the next batch
-            self._queue.popleft()
-        return pieces
-
-    async def _run_batch(
-        self, loop: asyncio.AbstractEventLoop, pieces: list[tuple[_Request, int, int]]
-    ) -> None:
-        size = sum(stop - start for _, start, stop in pieces)
-        (first, start, stop), whole = pieces[0], len(pieces) == 1
-        evaluator = self._evaluator if first.model is None else self._models.get(first.model)
-        if evaluator is None:  # unloaded while its requests waited
-            for request, _, _ in pieces:
-                self._fail(request, ModelNotLoaded(first.model))
-            return
-        if whole and not self._always_stage and (start, stop) == (0, first.rows):
-            inputs = first.features  # one request: hand it over without a copy
-        else:
-            offset = 0
-            for request, start, stop in pieces:
-                self._staging[offset : offset + stop - start] = request.features[start:stop]
-                offset += stop - start
-            inputs = self._staging[:size]
-        version = evaluator.version  # swaps run on the same thread, never during a batch
-        try:
-            logits, values = await loop.run_in_executor(self._executor, evaluator, inputs)
-        except Exception as exc:
-            for request, _, _ in pieces:
-                self._fail(request, exc)
-            return
-        self._batches += 1
-        self._rows += size
-        self._recent.append((time.perf_counter(), size))
-        offset = 0
-        for request, start, stop in pieces:
-            n = stop - start
-            request.parts.append((logits[offset : offset + n], values[offset : offset + n]))
-            request.done += n
-            offset += n
-            if request.done == request.rows and not request.future.done():
-                if len(request.parts) == 1:
-                    out_logits, out_values = request.parts[0]
-                else:
-                    out_logits = np.concatenate([p[0] for p in request.parts])
-                    out_values = np.concatenate([p[1] for p in request.parts])
-                request.parts.clear()
-                request.future.set_result((out_logits, out_values, version))
-
-    def _fail(self, request: _Request, exc: BaseException) -> None:
-        if not request.future.done():
-            request.future.set_exception(exc)
-        if request.taken < request.rows and self._queue and self._queue[0] is request:
-            self._queued_rows -= request.rows - request.taken
-            self._queue.popleft()
-
-    def _trim_recent(self, now: float) -> None:
-        while self._recent and self._recent[0][0] < now - self.window_s:
-            self._recent.popleft()
-
-
-def _state_dict(weights: Weights) -> Mapping[str, torch.Tensor]:
-    return bytes_to_state_dict(weights) if isinstance(weights, bytes | bytearray) else weights
-
-
-# -- Ray ------------------------------------------------------------------------------------
-
+from blobrl.inference import Answer, InferenceClient, InferenceServer, NoAnswer
 
 # Every concurrent evaluate call holds one slot; self-play actors have one in flight each.
 MAX_CONCURRENCY = 1000
 InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServer)  # type: ignore[call-overload]
 
 
-class RemoteEvaluator:
+class RayLink:
+    """A :class:`~blobrl.inference.ServerLink` over an :data:`InferenceServerActor` handle (or
+    any actor with its ``evaluate_packed`` and ``get_version``); requests are ObjectRefs.
+
+    Ray retries a request whose server died (``max_task_retries``); :meth:`gather` gives up
+    after its timeout so the client can send the request again."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def version(self) -> int:
+        return int(ray.get(self.handle.get_version.remote()))
+
+    def send(self, bits: np.ndarray, cont: np.ndarray, model: str | None) -> Any:
+        args = (bits, cont) if model is None else (bits, cont, model)
+        return self.handle.evaluate_packed.remote(*args)
+
+    def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
+        try:
+            return ray.get(pending, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError as exc:
+            raise NoAnswer(f"no answer in {timeout_s} s") from exc
+
+    def cancel(self, pending: list[Any]) -> None:
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+
+
+class RemoteEvaluator(InferenceClient):
     """``evaluator(features) -> (logits, values)`` through an :data:`InferenceServerActor`
-    handle, for a search in another process. ``version`` is the version of the weights behind
-    the latest answer (asked of the server once, before the first one).
-
-    With ``model``, requests go to the network the server holds under that name; ``reload``
-    (a function that loads it again) is called when the server no longer has it, after a
-    restart, and the request is sent again.
-
-    Rows go packed (:func:`pack_rows`), in requests of at most :data:`WIRE_ROWS` sent all at
-    once (the server batches them together again), so that Ray passes them inline.
-
-    Ray retries a request whose server died (``max_task_retries``). A request that still has no
-    answer after ``timeout_s`` (lost in a restart, say) is cancelled and sent again, so a search
-    never waits forever on one request.
-    """
+    ``handle``: an :class:`~blobrl.inference.InferenceClient` over a :class:`RayLink`."""
 
     def __init__(
         self,
-        handle,
+        handle: Any,
         *,
         model: str | None = None,
         reload: Callable[[], None] | None = None,
         timeout_s: float = 30.0,
     ) -> None:
+        super().__init__(RayLink(handle), model=model, reload=reload, timeout_s=timeout_s)
         self.handle = handle
-        self.model = model
-        self.timeout_s = timeout_s
-        self.resent = 0  # requests sent again after ``timeout_s`` without an answer
-        self.reloaded = 0  # times ``reload`` was needed
-        self._reload = reload
-        self._version: int | None = None
-
-    @property
-    def version(self) -> int:
-        if self._version is None:
-            self._version = int(ray.get(self.handle.get_version.remote()))
-        return self._version
-
-    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        features = np.asarray(features, dtype=np.float32)
-        rows = features.shape[0]
-        packed = [pack_rows(features[i : i + WIRE_ROWS]) for i in range(0, rows, WIRE_ROWS)]
-        model = () if self.model is None else (self.model,)
-        while True:
-            refs = [self.handle.evaluate_packed.remote(*part, *model) for part in packed]
-            try:
-                answers = ray.get(refs, timeout=self.timeout_s) if refs else []
-            except ray.exceptions.GetTimeoutError:
-                for ref in refs:
-                    with contextlib.suppress(Exception):
-                        ray.cancel(ref)
-                self.resent += 1
-                log.warning(
-                    "no answer from the inference server in %.0f s; sending the request again",
-                    self.timeout_s,
-                )
-                continue
-            except ModelNotLoaded:
-                if self._reload is None:
-                    raise
-                log.warning("the inference server lost network %r; loading it again", self.model)
-                self._reload()
-                self.reloaded += 1
-                continue
-            if not answers:
-                return np.zeros((0, 65), np.float32), np.zeros((0, 8), np.float32)
-            # Requests may straddle a weight swap; the answer carries the newest version.
-            self._version = max(int(version) for _, _, version in answers)
-            if len(answers) == 1:
-                return answers[0][0], answers[0][1]
-            return (
-                np.concatenate([logits for logits, _, _ in answers]),
-                np.concatenate([values for _, values, _ in answers]),
-            )

@@ -81,7 +81,7 @@ def served_evals_per_s(model, *, rows: int, seconds: float, device: str) -> floa
     """Rows per second of an in-process InferenceServer over ``model`` answering batches of
     ``rows`` rows, one forward pass each (see the module doc), over at least ``seconds`` after
     every caller's first answer."""
-    from blobrl.actors.inference import InferenceServer
+    from blobrl.inference import InferenceServer
 
     rng = np.random.default_rng(0)
     inputs = [

@@ -58,7 +58,7 @@ async def _drive(server, inputs: list[np.ndarray], seconds: float) -> float:
 
 def server_evals_per_s(model, *, seconds: float, callers: int = CALLERS, **server_kwargs) -> float:
     """Throughput of an in-process server over ``model`` under ``callers`` concurrent callers."""
-    from blobrl.actors.inference import InferenceServer
+    from blobrl.inference import InferenceServer
 
     async def main() -> float:
         server = InferenceServer(model, **server_kwargs)

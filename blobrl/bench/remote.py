@@ -52,7 +52,7 @@ class StubInferenceServer:
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
-        from blobrl.actors.inference import unpack_request
+        from blobrl.inference import unpack_request
 
         self._unpack = unpack_request
         self.latency_s = latency_ms / 1000.0

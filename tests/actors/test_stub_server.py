@@ -10,9 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from blobrl.actors.inference import MAX_CONCURRENCY, RemoteEvaluator, pack_rows
+from blobrl.actors.inference import MAX_CONCURRENCY, RemoteEvaluator
 from blobrl.bench.remote import StubInferenceServer, stub_network
 from blobrl.game import FEATURES
+from blobrl.inference import pack_rows
 from blobrl.mcts import SearchSettings
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 

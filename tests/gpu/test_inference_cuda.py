@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from blobrl.actors.handles import LocalHandle
-from blobrl.actors.inference import InferenceServer
 from blobrl.actors.learner import LearnerService
 from blobrl.actors.replay import ReplayService
 from blobrl.bench.gpu import ARCHS
 from blobrl.bench.gpu_check import no_cuda_reason
 from blobrl.game import encode, new_game
+from blobrl.inference import InferenceServer
 from blobrl.learner import LearnerConfig
 from blobrl.mcts import SearchSettings, uniform_evaluator
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, bytes_to_state_dict
+from blobrl.remote import LocalHandle
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
 pytestmark = [

@@ -1,0 +1,121 @@
+"""The client a search in another process uses to reach the InferenceServer.
+
+:class:`InferenceClient` is the evaluator a self-play or evaluation search calls
+(``client(features) -> (logits, values)``). It packs the rows (:func:`pack_rows`), sends them in
+requests of at most :data:`WIRE_ROWS`, all at once (the server batches them together again), and
+puts the answers back together. How a request reaches the server is a :class:`ServerLink`: the
+actors layer gives one over a Ray actor handle (:class:`blobrl.actors.inference.RayLink`), tests
+give a fake.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from blobrl.inference.codec import WIRE_ROWS, Answer, ModelNotLoaded, pack_rows
+
+log = logging.getLogger(__name__)
+
+
+class NoAnswer(TimeoutError):
+    """The server sent no answer within the time asked (:meth:`ServerLink.gather`)."""
+
+
+class ServerLink(Protocol):
+    """The calls an :class:`InferenceClient` makes of one server. A request in progress
+    (what :meth:`send` returns) is whatever the link likes: a Ray ObjectRef, say."""
+
+    def version(self) -> int:
+        """The server's :meth:`~blobrl.inference.InferenceServer.get_version`."""
+        ...
+
+    def send(self, bits: np.ndarray, cont: np.ndarray, model: str | None) -> Any:
+        """Start the server's ``evaluate_packed(bits, cont[, model])``; returns the request."""
+        ...
+
+    def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
+        """The answers to ``pending``, in order. Raises :class:`NoAnswer` when they are not all
+        in after ``timeout_s``, and what the server raised (:class:`ModelNotLoaded`, ...)."""
+        ...
+
+    def cancel(self, pending: list[Any]) -> None:
+        """Give up on ``pending`` (best effort, never raises)."""
+        ...
+
+
+class InferenceClient:
+    """``client(features) -> (logits, values)`` through ``link``, for a search in another
+    process. ``version`` is the version of the weights behind the latest answer (asked of the
+    server once, before the first one).
+
+    With ``model``, requests go to the network the server holds under that name; ``reload``
+    (a function that loads it again) is called when the server no longer has it, after a
+    restart, and the request is sent again.
+
+    Rows go packed (:func:`pack_rows`), in requests of at most :data:`WIRE_ROWS` sent all at
+    once (the server batches them together again), so that Ray passes them inline.
+
+    A request that still has no answer after ``timeout_s`` (lost in a restart, say) is
+    cancelled and sent again, so a search never waits forever on one request.
+    """
+
+    def __init__(
+        self,
+        link: ServerLink,
+        *,
+        model: str | None = None,
+        reload: Callable[[], None] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.link = link
+        self.model = model
+        self.timeout_s = timeout_s
+        self.resent = 0  # requests sent again after ``timeout_s`` without an answer
+        self.reloaded = 0  # times ``reload`` was needed
+        self._reload = reload
+        self._version: int | None = None
+
+    @property
+    def version(self) -> int:
+        if self._version is None:
+            self._version = int(self.link.version())
+        return self._version
+
+    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
+        features = np.asarray(features, dtype=np.float32)
+        rows = features.shape[0]
+        packed = [pack_rows(features[i : i + WIRE_ROWS]) for i in range(0, rows, WIRE_ROWS)]
+        while True:
+            pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]
+            try:
+                answers = self.link.gather(pending, self.timeout_s) if pending else []
+            except NoAnswer:
+                self.link.cancel(pending)
+                self.resent += 1
+                log.warning(
+                    "no answer from the inference server in %.0f s; sending the request again",
+                    self.timeout_s,
+                )
+                continue
+            except ModelNotLoaded:
+                if self._reload is None:
+                    raise
+                log.warning("the inference server lost network %r; loading it again", self.model)
+                self._reload()
+                self.reloaded += 1
+                continue
+            if not answers:
+                return np.zeros((0, 65), np.float32), np.zeros((0, 8), np.float32)
+            # Requests may straddle a weight swap; the answer carries the newest version.
+            self._version = max(int(version) for _, _, version in answers)
+            if len(answers) == 1:
+                return answers[0][0], answers[0][1]
+            return (
+                np.concatenate([logits for logits, _, _ in answers]),
+                np.concatenate([values for _, values, _ in answers]),
+            )
