@@ -17,9 +17,9 @@ from contextlib import contextmanager
 import numpy as np
 
 from blobrl.bench.actors import actors
+from blobrl.bench.gamelog import gamelog
 from blobrl.bench.inference import inference
 from blobrl.bench.remote import remote
-from blobrl.checkpoint.bench import gamelog
 from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng

@@ -1,4 +1,6 @@
-"""What ``python -m blobrl.launch`` does, step by step.
+"""What ``python -m blobrl.launch`` does, step by step: read the command line and the config,
+check the run directory, the API port and the Ray address without changing anything, then hand
+the run to :func:`blobrl.launch.drive.run`.
 
 Exit codes (docs/design.md): 0 finished or stopped cleanly with a checkpoint; 2 bad input (config,
 flags, run directory, checkpoint) with a message naming the file, key and reason; 1 internal
@@ -10,26 +12,34 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_OK = 0
-EXIT_INTERNAL = 1
-EXIT_BAD_INPUT = 2
+from blobrl.launch.drive import outcome_line, run
+from blobrl.launch.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, BadInput
+from blobrl.launch.resume import check_started_config
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "BadInput",
+    "RunPlan",
+    "build_parser",
+    "load",
+    "main",
+    "outcome_line",
+    "preflight",
+    "prepare_run_dir",
+]
 
 log = logging.getLogger("blobrl.launch")
 
 # How long a launch waits for another process to let go of the run's game log before it
 # refuses the run directory as in use.
 IN_USE_WAIT_S = 30.0
-
-
-class BadInput(Exception):
-    """Bad input from the user: printed as it is, exit 2, nothing touched."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,23 +95,6 @@ def load(args: argparse.Namespace):
             f"got {args.iterations}"
         )
     return config
-
-
-def config_differences(old: Any, new: Any, where: str = "") -> list[str]:
-    """Dotted keys (with list indexes) whose values differ between two resolved configs."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out: list[str] = []
-        for key in sorted(set(old) | set(new)):
-            out += config_differences(
-                old.get(key), new.get(key), f"{where}.{key}" if where else key
-            )
-        return out
-    if isinstance(old, list | tuple) and isinstance(new, list | tuple) and len(old) == len(new):
-        out = []
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            out += config_differences(a, b, f"{where}[{i}]")
-        return out
-    return [] if old == new else [f"{where}: {old!r} -> {new!r}"]
 
 
 @dataclass
@@ -194,205 +187,9 @@ def _prepare_run_dir(args: argparse.Namespace, config) -> RunPlan:
             summary.games_completed,
             summary.latest_checkpoint_iteration,
         )
-        _check_started_config(args, run_dir, new, games_logged=summary.games_completed)
+        check_started_config(args, run_dir, new, games_logged=summary.games_completed)
     return RunPlan(
         run_dir=path, resume=bool(args.resume), reset=bool(args.overwrite and progress), config=new
-    )
-
-
-# Keys a resume may not change without --force-schedule: they decide which games are played.
-SCHEDULE_KEYS = ("schedule", "game_mix", "run.seed")
-
-
-def _check_started_config(
-    args: argparse.Namespace, run_dir, new: dict[str, Any], *, games_logged: int
-) -> None:
-    """Compare the resumed config with the one the run was started with: the one the latest
-    checkpoint records (whatever ``config.json`` says: it is rewritten by every launch), else
-    ``config.json``. A changed schedule, game mix or seed needs ``--force-schedule``; so does a
-    run that records its config nowhere."""
-    latest = run_dir.latest_checkpoint()
-    saved = run_dir.read_config()
-    if latest is not None and latest.payload.get("config") is not None:
-        reference, where = latest.payload["config"], latest.path
-        if not isinstance(reference, dict):
-            raise BadInput(f"{where}: its recorded config is not a mapping")
-        if saved is not None and saved != reference:
-            log.warning(
-                "%s differs from the config recorded in %s; the checkpoint's is the one "
-                "compared (config.json is rewritten)",
-                run_dir.config_path,
-                where.name,
-            )
-    elif saved is not None:
-        reference, where = saved, run_dir.config_path
-    elif args.force_schedule:
-        log.warning("%s: no config recorded; continuing with %s", run_dir.path, args.config)
-        return
-    else:
-        raise BadInput(
-            f"{run_dir.config_path}: missing, and no checkpoint records the config this run "
-            "was started with, so a changed schedule or seed cannot be ruled out; restore it, "
-            f"or resume with --force-schedule to continue with {args.config}"
-        )
-    diffs = config_differences(reference, new)
-    if any(d.startswith(SCHEDULE_KEYS) for d in diffs) and not args.force_schedule:
-        raise BadInput(
-            f"{run_dir.path}: the config differs from the one this run was started with "
-            f"(recorded in {where}):\n  "
-            + "\n  ".join(diffs)
-            + "\nresume with --force-schedule to accept the changes"
-        )
-    for line in diffs:
-        log.warning("config changed since the run started: %s", line)
-    played = latest.payload.get("games_played") if latest is not None else None
-    if isinstance(played, int) and games_logged < played:
-        log.warning(
-            "%s holds %d games, but %s counted %d when it was saved: %d logged games are gone "
-            "(the replay buffer is rebuilt without them; training goes on from the checkpoint)",
-            run_dir.games_log,
-            games_logged,
-            latest.path.name,
-            played,
-            played - games_logged,
-        )
-
-
-class StopSignals:
-    """First SIGINT/SIGTERM/SIGHUP asks for a clean stop; a second forces the exit (the log
-    is append-only and checkpoints are atomic, so nothing is corrupted either way)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal_name = ""
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        name = signal.Signals(signum).name
-        if self.requested:
-            sys.stderr.write(
-                f"\n{name} again: forcing exit; the game log and checkpoints are "
-                "intact, resume with --resume\n"
-            )
-            os._exit(130)
-        self.requested = True
-        self.signal_name = name
-        sys.stderr.write(f"\n{name}: stopping (recording progress; {name} again to force)\n")
-
-
-def run(args: argparse.Namespace, config, plan: RunPlan) -> int:
-    """Start (or join) Ray, build the actors, drive the run to its end or a stop."""
-    from blobrl.actors.compose import Resources, build
-    from blobrl.actors.handles import call
-    from blobrl.actors.journal import RunJournalFactory
-    from blobrl.launch.cluster import connect, disconnect
-    from blobrl.launch.progress import ProgressPrinter
-
-    signals = StopSignals()
-    info = connect(args.address)
-    # After ray.init, which installs a SIGTERM handler of its own in the driver.
-    signals.install()
-    print(f"Ray dashboard: {info.dashboard_url or 'not available'}", flush=True)
-    if info.cpus < 1:
-        raise BadInput(
-            f"the Ray cluster has no free CPU for self-play ({info.total_cpus:.0f} CPUs, all "
-            "reserved by other jobs)"
-        )
-    plan.apply()  # every check passed: now the run directory may change
-    journal = RunJournalFactory(
-        str(plan.run_dir.resolve()),
-        fsync_interval_s=config.checkpoint.fsync_interval_s,
-        keep_all=config.checkpoint.keep_all,
-        min_free_disk_gb=config.checkpoint.min_free_disk_gb,
-    )
-    run_id = f"blobrl-{config.name}-{os.getpid()}"
-    tensorboard = None
-    if config.telemetry.tensorboard:
-        from blobrl.checkpoint import RunDir
-        from blobrl.telemetry.tensorboard import TensorBoardFactory
-
-        tensorboard = TensorBoardFactory(str(RunDir(plan.run_dir.resolve()).tensorboard))
-    system = build(
-        config,
-        journal,
-        remote=True,
-        resources=Resources(info.cpus, info.gpus),
-        resume=plan.resume,
-        start_paused=args.start_paused,
-        stop_after=args.iterations,
-        run_id=run_id,
-        tensorboard=tensorboard,
-    )
-    printer = ProgressPrinter()
-    outcome = EXIT_OK
-    api_started = False
-    try:
-        from blobrl.api import start_api
-
-        url = start_api(f"{run_id}-coordinator", config.api, run_dir=plan.run_dir.resolve())
-        api_started = True
-        print(f"Control API and dashboard: {url}", flush=True)
-        running = call(system.coordinator, "run")
-        stop_sent = False
-        last = 0.0
-        while not running.done():
-            if signals.requested and not stop_sent:
-                call(system.coordinator, "control", "stop")
-                stop_sent = True
-            if time.monotonic() - last >= 1.0:
-                last = time.monotonic()
-                try:
-                    printer.show(call(system.coordinator, "status").result(timeout=10))
-                except Exception:
-                    log.debug("status not available", exc_info=True)
-            time.sleep(0.1)
-        final = running.result()
-        printer.show(final, force=True)
-        printer.end()
-        if final.error:
-            print(f"error: {final.error}", file=sys.stderr)
-            outcome = EXIT_INTERNAL
-        else:
-            stopped_by = signals.signal_name if signals.requested else None
-            line = outcome_line(
-                final, stopped_by=stopped_by, config_path=args.config, run_dir=plan.run_dir
-            )
-            print(line, flush=True)
-    except Exception as exc:
-        printer.end()
-        print(f"error: {exc}", file=sys.stderr)
-        outcome = EXIT_INTERNAL
-    finally:
-        try:
-            if api_started:  # Serve first: its replica holds a handle to the Coordinator
-                from blobrl.launch.serving import shutdown_serve
-
-                shutdown_serve()
-            system.shutdown()
-        finally:
-            if info.embedded:
-                disconnect(info)
-    return outcome
-
-
-def outcome_line(final: Any, *, stopped_by: str | None, config_path: str, run_dir: Path) -> str:
-    """The launch's last line from the Coordinator's final status: ``finished: ...`` once
-    every iteration it was to play is trained, else how it stopped (``stopped_by``: a signal's
-    name; None: POST /api/control/stop, the other way a run ends early) and the command that
-    resumes it."""
-    if stopped_by is None and final.trained_iterations >= final.iterations:
-        return (
-            f"finished: {final.games_played:,} games, {final.trained_iterations} "
-            f"iterations; run directory {run_dir}"
-        )
-    by = stopped_by or "POST /api/control/stop"
-    return (
-        f"stopped by {by} at iteration {final.iteration} with {final.games_played:,} games "
-        f"({final.trained_iterations} iterations trained); resume with --resume: "
-        f"python -m blobrl.launch {config_path} --run-dir {run_dir} --resume"
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from blobrl.checkpoint.bench import typical_record
+from blobrl.bench.gamelog import typical_record
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blobrl.bench.gamelog import typical_record
 from blobrl.checkpoint import (
     GameLog,
     GameLogError,
@@ -30,7 +31,6 @@ from blobrl.checkpoint import (
     record_to_msgpack,
     repair_log,
 )
-from blobrl.checkpoint.bench import typical_record
 from blobrl.checkpoint.gamelog import FILE_MAGIC, HEADER_SIZE
 
 ARRAYS = ("actions", "players", "feature_bits", "feature_cont", "legal", "policy", "scores")
@@ -252,7 +252,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from blobrl.checkpoint import GameLog, Progress
-    from blobrl.checkpoint.bench import typical_record
+    from blobrl.bench.gamelog import typical_record
 
     records = [typical_record(i) for i in range(20)]
     glog = GameLog(sys.argv[1], fsync_interval_s=1.0)

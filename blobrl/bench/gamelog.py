@@ -1,4 +1,5 @@
-"""Benchmark of the game log: the cost of one durable append of a typical 5x7 game."""
+"""``game_log_append_ms_p50/p99``: the cost of one durable append of a typical 5x7 game to the
+game log; and :func:`typical_record`, the game record it appends (the checkpoint tests use it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from blobrl.checkpoint.gamelog import GameLog
+from blobrl.checkpoint import GameLog
 from blobrl.data import CONT, STORED_BIT_BYTES, GameRecord
 
 PLAYERS, CARDS, POSITIONS = 5, 7, 30  # a 5x7 hand records about 30 searched decisions
@@ -59,7 +60,3 @@ def gamelog(quick: bool) -> dict[str, float]:
         "game_log_append_ms_p50": float(np.percentile(times, 50) * 1e3),
         "game_log_append_ms_p99": float(np.percentile(times, 99) * 1e3),
     }
-
-
-if __name__ == "__main__":
-    print(gamelog(quick=False))

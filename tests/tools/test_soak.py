@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from blobrl.config import load_config
-from blobrl.soak import (
+from blobrl.tools.soak import (
     MIB,
     SOAK_ITERATIONS,
     Kill,
@@ -153,7 +153,7 @@ def test_short_soak_with_kills_passes(tmp_path):
 def test_rss_of_this_process_is_read_and_a_gone_process_is_none():
     import os
 
-    from blobrl.soak import rss_of
+    from blobrl.tools.soak import rss_of
 
     assert rss_of(os.getpid()) > 10 * MIB
     assert rss_of(2**22 + 12345) is None  # above the default pid_max
