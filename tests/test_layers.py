@@ -22,7 +22,8 @@ LAYERS: dict[str, int] = {
     # 1: built on the rules alone
     "mcts": 1,
     "nn": 1,
-    "data": 1,  # the data contract: game records and the position codec
+    "data": 1,  # the data contract: game records, the position codec, the run states
+    "remote": 1,  # calls between actors, local or Ray (typed handles)
     # 2: the components
     "config": 2,  # composes the settings the components own (learner.LearnerConfig, ...)
     "replay": 2,
@@ -32,17 +33,21 @@ LAYERS: dict[str, int] = {
     "evaluation": 2,
     "agents": 2,
     "telemetry": 2,
-    # 3: the actors, and the benchmarks that drive them
-    "actors": 3,
-    "bench": 3,
-    # 4: entry points
-    "api": 4,
-    "launch": 4,
-    "evaluate": 4,
-    "export": 4,
-    "play": 4,
-    "soak": 4,
-    "status": 4,
+    "inference": 2,  # the InferenceServer's batcher, codec and client, without Ray
+    # 3: the run, without Ray: ledger, fleet, pipeline, evaluations, records, control
+    "run": 3,
+    # 4: the actors, and the benchmarks that drive them
+    "actors": 4,
+    "bench": 4,
+    # 5: entry points
+    "api": 5,
+    "launch": 5,
+    "evaluate": 5,
+    "export": 5,
+    "play": 5,
+    "soak": 5,
+    "status": 5,
+    "tools": 5,  # operational tools (soak)
 }
 
 PACKAGE = Path(blobrl.__file__).parent

@@ -1,7 +1,7 @@
 """The composition root: builds the six actors of a run, in-process or on Ray.
 
 This is the one place that knows whether an actor is local or remote. Every service is a plain
-class; :func:`spawn` wraps it in a :class:`~blobrl.actors.handles.LocalHandle` or turns it into a
+class; :func:`spawn` wraps it in a :class:`~blobrl.remote.LocalHandle` or turns it into a
 Ray actor with the placement and resources of its kind (:func:`actor_options`).
 """
 
@@ -13,15 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from blobrl.actors.control import Journal
 from blobrl.actors.coordinator import Coordinator
 from blobrl.actors.evaluator import EvaluatorService
-from blobrl.actors.handles import LocalHandle
 from blobrl.actors.learner import LearnerService
+from blobrl.actors.names import actor_name
 from blobrl.actors.replay import ReplayService
 from blobrl.actors.selfplay import SelfPlayService
 from blobrl.config import Config
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network
+from blobrl.remote import LocalHandle
+from blobrl.run.control import Journal
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class SelfPlaySpawner:
     def __call__(self, i: int) -> Any:
         return spawn(
             SelfPlayService,
-            f"{self.run_id}-selfplay-{i}",
+            actor_name(self.run_id, "selfplay", i),
             self.options,
             self.remote,
             name=f"selfplay-{i}",
@@ -223,12 +224,9 @@ def build(
     def opts(kind: str) -> dict[str, Any]:
         return actor_options(kind, config, resources)
 
-    def named(kind: str) -> str:
-        return f"{run_id}-{kind}"
-
     replay = spawn(
         ReplayService,
-        named("replay"),
+        actor_name(run_id, "replay"),
         opts("replay"),
         remote,
         capacity=config.replay.capacity,
@@ -236,7 +234,7 @@ def build(
     )
     learner = spawn(
         LearnerService,
-        named("learner"),
+        actor_name(run_id, "learner"),
         opts("learner"),
         remote,
         network=config.network,
@@ -250,11 +248,11 @@ def build(
     )
     inference = None
     if placement == "server":
-        from blobrl.actors.inference import InferenceServer
+        from blobrl.inference import InferenceServer
 
         inference = spawn(
             InferenceServer,
-            named("inference"),
+            actor_name(run_id, "inference"),
             opts("inference"),
             remote,
             **_inference_kwargs(config, device),
@@ -273,7 +271,7 @@ def build(
     selfplay = [spawner(i) for i in range(count)]
     evaluator = spawn(
         EvaluatorService,
-        named("evaluator"),
+        actor_name(run_id, "evaluator"),
         opts("evaluator"),
         remote,
         network=config.network,
@@ -291,7 +289,7 @@ def build(
     )
     coordinator = spawn(
         Coordinator,
-        named("coordinator"),
+        actor_name(run_id, "coordinator"),
         opts("coordinator"),
         remote,
         config=config,

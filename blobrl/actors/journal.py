@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blobrl.checkpoint import CheckpointStore, GameLog, RunDir, read_log
+from blobrl.checkpoint import CheckpointStore, GameLog, IterationDone, Progress, RunDir, read_log
 from blobrl.checkpoint.store import iteration_file
 from blobrl.data import GameRecord
 
@@ -40,7 +40,7 @@ class RunJournal:
     def record_game(self, record: GameRecord) -> None:
         self.log.append_game(record)
 
-    def record_event(self, event: dict[str, Any]) -> None:
+    def record_event(self, event: Progress | IterationDone) -> None:
         self.log.append_event(event)
 
     def save_checkpoint(self, iteration: int, payload: dict[str, Any]) -> None:

@@ -12,21 +12,19 @@ from typing import Any
 
 import torch
 
-from blobrl.actors.handles import call
 from blobrl.learner import (
     IterationMetrics,
     Learner,
     LearnerConfig,
+    LearnerRestarted,
     TrainingBatch,
     realized_ratio,
 )
 from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes
+from blobrl.remote import Remote
+from blobrl.run import ReplayPort
 
 log = logging.getLogger(__name__)
-
-
-class LearnerRestarted(RuntimeError):
-    """A call meant for a learner that has since been restarted (and lost its training state)."""
 
 
 class LearnerService:
@@ -61,7 +59,7 @@ class LearnerService:
         self.learner = Learner(
             build_network(network), config, total_iterations=total_iterations, device=device
         )
-        self.replay = replay
+        self.replay: Remote[ReplayPort] = Remote(replay)
         self.min_positions = max(1, min_positions)  # (an empty buffer cannot be sampled)
         self.version = 0
         self.steps_per_s = 0.0
@@ -89,7 +87,7 @@ class LearnerService:
         cfg = self.learner.config
         started_at = time.time()
         start = time.perf_counter()
-        held = int(call(self.replay, "size").result())
+        held = int(self.replay.call(ReplayPort.size).result())
         steps = self.learner.steps_owed(positions) if held >= self.min_positions else 0
         if steps == 0:
             log.info(
@@ -129,11 +127,11 @@ class LearnerService:
         """``count`` batches of ``size`` positions, each sampled while the one before trains."""
         if count == 0:
             return
-        pending = call(self.replay, "sample", size)
+        pending = self.replay.call(ReplayPort.sample, size)
         for i in range(count):
             batch = pending.result()
             if i + 1 < count:
-                pending = call(self.replay, "sample", size)
+                pending = self.replay.call(ReplayPort.sample, size)
             yield batch
 
     def weights_bytes(self, *, instance: str | None = None) -> tuple[bytes, int]:

@@ -15,31 +15,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from blobrl.data import GameRecord
 from blobrl.mcts import Evaluator, SearchSettings
-from blobrl.selfplay import GameSpec, SelfPlayWorker, SpecSource
+from blobrl.selfplay import GameSpec, SelfPlayStatus, SelfPlayWorker, SpecSource
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SelfPlayStatus:
-    """What a self-play actor reports to the Coordinator."""
-
-    name: str
-    games: int
-    positions: int
-    queued: int
-    finished_waiting: int
-    paused: bool
-    weight_version: int
-    eval_fraction: float
-    evaluations: int
-    alive: bool
-    error: str | None
-    node_id: str | None  # the Ray node this actor runs on (None outside Ray)
 
 
 class _Queue(SpecSource):

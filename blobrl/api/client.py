@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
-from blobrl.actors.control import ControlResult, CoordinatorStatus
+from blobrl.run import ControlResult, CoordinatorPort, CoordinatorStatus
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 CALL_TIMEOUT_S = 15.0
 
@@ -32,29 +36,40 @@ class RayCoordinatorClient:
         self.handle = handle
         self.timeout_s = timeout_s
 
-    async def _call(self, method: str, *args: Any, timeout_s: float | None = None) -> Any:
+    async def _call(
+        self,
+        timeout_s: float,
+        method: Callable[Concatenate[CoordinatorPort, P], R],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        """Call ``method`` (of :class:`~blobrl.run.CoordinatorPort`) on the actor, waiting at
+        most ``timeout_s``."""
         import ray
 
+        name = method.__name__
         try:
-            ref = getattr(self.handle, method).remote(*args)
-            return await asyncio.wait_for(ref, timeout_s or self.timeout_s)
+            ref = getattr(self.handle, name).remote(*args, **kwargs)
+            return await asyncio.wait_for(ref, timeout_s)
         except (ray.exceptions.RayActorError, TimeoutError) as exc:
-            raise CoordinatorUnavailable(f"coordinator did not answer {method}: {exc}") from exc
+            raise CoordinatorUnavailable(f"coordinator did not answer {name}: {exc}") from exc
 
     async def status(self) -> CoordinatorStatus:
-        return await self._call("status")
+        return await self._call(self.timeout_s, CoordinatorPort.status)
 
     async def metrics(self) -> dict[str, Any]:
-        return await self._call("metrics")
+        return await self._call(self.timeout_s, CoordinatorPort.metrics)
 
     async def config_view(self) -> dict[str, Any]:
-        return await self._call("config_view")
+        return await self._call(self.timeout_s, CoordinatorPort.config_view)
 
     async def history(self) -> dict[str, list[dict[str, Any]]]:
-        return await self._call("history")
+        return await self._call(self.timeout_s, CoordinatorPort.history)
 
     async def control(self, command: str) -> ControlResult:
-        return await self._call("control", command)
+        return await self._call(self.timeout_s, CoordinatorPort.control, command)
 
     async def events_since(self, seq: int, timeout: float) -> tuple[list[dict[str, Any]], int]:
-        return await self._call("events_since", seq, timeout, timeout_s=timeout + self.timeout_s)
+        wait = timeout + self.timeout_s
+        return await self._call(wait, CoordinatorPort.events_since, seq, timeout)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from blobrl.actors.control import ControlResult
 from blobrl.api.client import CoordinatorClient
+from blobrl.run.control import ControlResult
 
 
 class Command(StrEnum):

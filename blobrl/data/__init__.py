@@ -1,7 +1,8 @@
 """The data contract: what self-play, the replay buffer, the game log and the actors pass each
 other. :class:`GameRecord` is one finished hand and its training positions; the codec is how a
 position is stored compactly (bit-packed flags and float16 continuous features), in records, in
-the replay buffer and on disk alike. It depends on the game alone (docs/design.md, Layers).
+the replay buffer and on disk alike; :class:`RunState` names the states a run can be in. It
+depends on the game alone (docs/design.md, Layers).
 """
 
 from blobrl.data.codec import (
@@ -13,13 +14,16 @@ from blobrl.data.codec import (
     unpack_features,
 )
 from blobrl.data.records import GameRecord
+from blobrl.data.states import STATES, RunState
 
 __all__ = [
     "BIT_INDEX",
     "CONT",
     "CONT_INDEX",
+    "STATES",
     "STORED_BIT_BYTES",
     "GameRecord",
+    "RunState",
     "pack_features",
     "unpack_features",
 ]

@@ -2,7 +2,7 @@
 
 from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics, TrainingBatch
 from blobrl.learner.config import LearnerConfig
-from blobrl.learner.learner import Learner, TrainingDiverged
+from blobrl.learner.learner import Learner, LearnerRestarted, TrainingDiverged
 from blobrl.learner.reuse import realized_ratio, steps_for
 from blobrl.learner.schedule import WarmupCosineScheduler
 
@@ -11,6 +11,7 @@ __all__ = [
     "IterationMetrics",
     "Learner",
     "LearnerConfig",
+    "LearnerRestarted",
     "StepMetrics",
     "TrainingBatch",
     "TrainingDiverged",

@@ -59,6 +59,10 @@ class TrainingDiverged(RuntimeError):
     """Too many optimizer steps in a row had a non-finite loss or an exploding gradient."""
 
 
+class LearnerRestarted(RuntimeError):
+    """A call meant for a learner that has since been restarted (and lost its training state)."""
+
+
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 

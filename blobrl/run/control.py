@@ -1,5 +1,6 @@
-"""The control vocabulary of a run: its states, the allowed transitions, and what the
-Coordinator answers (shared by the Coordinator, the API and the launcher)."""
+"""The control vocabulary of a run: the allowed transitions between its states
+(:class:`~blobrl.data.RunState`), what the Coordinator answers, and where it makes progress
+durable (shared by the Coordinator, the API and the launcher)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from blobrl.data import GameRecord
+from blobrl.checkpoint import IterationDone, Progress
+from blobrl.data import STATES, GameRecord, RunState
 
-IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED = (
-    "idle",
-    "running",
-    "pausing",
-    "paused",
-    "stopping",
-    "stopped",
-)
-STATES = (IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED)
+IDLE, RUNNING, PAUSING, PAUSED, STOPPING, STOPPED = RunState
+__all__ = ["STATES", "TRANSITIONS", "ControlResult", "CoordinatorStatus", "Journal"]
 
 # Which control command is allowed from which state, and where it leads.
 TRANSITIONS: dict[str, dict[str, str]] = {
@@ -32,7 +27,7 @@ class Journal(Protocol):
     """Where the Coordinator makes progress durable (see blobrl.checkpoint)."""
 
     def record_game(self, record: GameRecord) -> None: ...
-    def record_event(self, event: dict[str, Any]) -> None: ...
+    def record_event(self, event: Progress | IterationDone) -> None: ...
     def save_checkpoint(self, iteration: int, payload: dict[str, Any]) -> None: ...
     def save_best(self, iteration: int, weights: bytes, meta: dict[str, Any]) -> None: ...
     def replay_games(self, on_game: Callable[[GameRecord], None]) -> int: ...

@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from blobrl.data import STATES
+
 PREFIX = "blobrl_"  # ours, on the name handed to ray.util.metrics
 RAY_PREFIX = "ray_"  # added by Ray's metrics agent to every application metric
 COUNTER_SUFFIX = "_total"  # added to counters by the Prometheus exposition format
@@ -103,9 +105,8 @@ RUN_PROGRESS = "run/progress"
 # ``max by (run, state) (...) == 1`` picks the current one).
 RUN_STATE = "run/state"
 
-# The run states, as ``blobrl.actors.coordinator.STATES`` names them (kept here so that this
-# package does not import the actors).
-RUN_STATES = ("idle", "running", "pausing", "paused", "stopping", "stopped")
+# The run states (one series each).
+RUN_STATES = STATES
 
 METRICS: tuple[Metric, ...] = (
     Metric(SELFPLAY_GAMES_PLAYED, "counter", "games_played", "Finished self-play games"),

@@ -127,7 +127,7 @@ class TensorBoardLog:
 
     def arena(self, entry: Mapping[str, Any], *, rating: Mapping[str, Any]) -> None:
         """An arena: ``entry`` is its Elo history entry (the candidate's rating as fitted
-        then), ``rating`` the Coordinator's ``rating_view()`` after it (the best network's
+        then), ``rating`` ``Promotion.rating_view()`` after it (the best network's
         ``best_elo`` and ``best_elo_ci95``, a promotion by this arena included)."""
         values = {
             names.EVAL_ELO: entry.get("elo"),

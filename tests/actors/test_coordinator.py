@@ -8,10 +8,11 @@ import time
 import pytest
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.control import PAUSED, RUNNING, STOPPED, TRANSITIONS
-from blobrl.actors.handles import call_now
+from blobrl.checkpoint import Progress
 from blobrl.config import config_from_dict
 from blobrl.evaluation import MatchEdge, RatingLedger, checkpoint_player
+from blobrl.remote import call_now
+from blobrl.run.control import STOPPED, TRANSITIONS
 
 from .fakes import MemoryJournal
 
@@ -153,36 +154,6 @@ def test_every_transition_not_in_the_table_is_refused_with_the_state():
         system.shutdown()
 
 
-def test_pause_holds_self_play_and_resume_continues_it():
-    config = tiny_config(iterations=2)
-    journal = MemoryJournal()
-    system, thread, result = start(config, journal)
-    coord = coordinator(system)
-    assert wait_for(lambda: coord.games_played >= 4)
-    assert coord.control("pause").success
-    assert wait_for(lambda: coord.state == PAUSED, timeout=10)
-    held = coord.games_played
-    time.sleep(1.0)
-    assert coord.games_played == held  # nothing finishes while paused
-    assert not coord.control("pause").success
-    assert coord.control("resume").state == RUNNING
-    thread.join(300)
-    system.shutdown()
-    assert result["status"].games_played == 48
-
-
-def test_start_paused_waits_for_start():
-    config = tiny_config(iterations=1)
-    system, thread, result = start(config, MemoryJournal(), start_paused=True)
-    coord = coordinator(system)
-    time.sleep(1.0)
-    assert coord.state == "idle" and coord.games_played == 0
-    assert coord.control("start").success
-    thread.join(300)
-    system.shutdown()
-    assert result["status"].games_played == 24
-
-
 def test_stop_mid_run_then_resume_counts_no_game_twice():
     config = tiny_config(iterations=3)
     journal = MemoryJournal()
@@ -242,7 +213,7 @@ def test_a_diverging_learner_stops_the_run_with_its_last_good_checkpoint():
     assert coord.state == STOPPED
     assert "TrainingDiverged" in coord.error and "20 bad steps" in coord.error
     assert max(journal.checkpoints) == 1  # the last good iteration is what resume starts from
-    assert journal.events[-1]["type"] == "stopped"
+    assert isinstance(journal.events[-1], Progress)
 
 
 @pytest.mark.parametrize("when", ["right after training", "between iterations"])
@@ -266,7 +237,7 @@ def test_a_restarted_learner_continues_from_the_last_checkpoint(when):
 
     first.train_iteration = train
     coord = run_with_a_restarted_learner(system, config, first)
-    assert [h["iteration"] for h in coord.loss_history] == [1, 2, 3]
+    assert [h["iteration"] for h in coord.history()["loss"]] == [1, 2, 3]
 
 
 def test_the_gauntlet_runs_on_schedule_and_its_history_is_checkpointed():
@@ -302,21 +273,22 @@ def test_arenas_and_gauntlets_rate_every_network_against_random():
     edges = [MatchEdge.from_dict(e) for e in payload["rating_edges"]]
     arenas = [e for e in edges if e.kind == "arena"]
     # One arena per entry of the Elo history (an arena overtaken by a newer one is skipped).
-    assert [e.a for e in arenas] == [checkpoint_player(h["iteration"]) for h in coord.elo_history]
+    elo = coord.history()["elo"]
+    assert [e.a for e in arenas] == [checkpoint_player(h["iteration"]) for h in elo]
     assert {"iter_1", "iter_3"} <= {e.a for e in arenas}
     assert all(e.b == checkpoint_player(h["best_version"])
-               for e, h in zip(arenas, coord.elo_history, strict=True))  # fmt: skip
+               for e, h in zip(arenas, coord.history()["elo"], strict=True))  # fmt: skip
     # Gauntlets of iterations 2 and 3: random and heuristic at 5x7 and 4x3, ismcts at 5x7.
     gauntlet = sorted((e.a, e.b, e.players) for e in edges if e.kind == "gauntlet")
     assert len(gauntlet) == 10 and ("iter_2", "ismcts:4", 5) in gauntlet
     # Every candidate is chained to random, through its arena and the gauntlets.
     refit = RatingLedger(edges, players=["heuristic", "ismcts:4"])
-    for entry in coord.elo_history:
+    for entry in coord.history()["elo"]:
         rating = refit.get(checkpoint_player(entry["iteration"]))
         assert entry["elo"] == pytest.approx(rating.elo) and rating.elo is not None
         assert entry["ci95"] == pytest.approx(rating.ci95) and entry["ci95"] > 0
         assert {"promoted", "share", "score_share", "elo_diff"} <= set(entry)
-    view = coord.rating_view()
+    view = coord.promotion.rating_view()
     assert view["baselines"]["random"] == {"elo": 0.0, "ci95": 0.0}
     assert view["baselines"]["heuristic"]["elo"] == pytest.approx(refit.get("heuristic").elo)
     assert view["baselines"]["ismcts:4"]["ci95"] > 0
@@ -340,7 +312,7 @@ def test_training_reuses_each_position_as_often_as_the_replay_ratio_says():
     system.shutdown()
     assert result["status"].error is None
     generated = sum(g.num_positions for g in journal.games)
-    history = [LossPoint.model_validate(entry) for entry in coord.loss_history]
+    history = [LossPoint.model_validate(entry) for entry in coord.history()["loss"]]
     for point, it in zip(history, (1, 2, 3), strict=True):
         # Each iteration trains on what its own games generated, within a batch.
         assert point.positions == sum(g.num_positions for g in journal.games if g.iteration == it)
@@ -371,12 +343,12 @@ def test_no_iteration_trains_before_the_buffer_holds_min_positions_to_train():
 def test_an_arena_that_keeps_failing_is_given_up_and_the_run_goes_on():
     """An evaluator whose arena always raises: each arena is tried ARENA_ATTEMPTS times, then
     given up (the best model stays), and the run still ends with every iteration trained."""
-    from blobrl.actors.coordinator import ARENA_ATTEMPTS
+    from blobrl.run import ARENA_ATTEMPTS
 
     config = tiny_config(iterations=3)
     journal = MemoryJournal()
     system = build(config, journal, remote=False, resources=Resources(2, 0))
-    evaluator = coordinator(system).evaluator.obj
+    evaluator = system.evaluator.obj
     attempts: list[int] = []
 
     def broken_arena(*args, iteration, **kwargs):

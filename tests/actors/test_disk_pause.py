@@ -8,11 +8,11 @@ import threading
 import time
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.control import PAUSED, RUNNING, STOPPED
 from blobrl.actors.disk import DiskWatch
-from blobrl.actors.handles import call_now
 from blobrl.actors.journal import RunJournal
 from blobrl.config import config_from_dict
+from blobrl.remote import call_now
+from blobrl.run.control import PAUSED, RUNNING, STOPPED
 
 
 def wait_for(predicate, timeout: float = 60.0) -> bool:

@@ -13,10 +13,10 @@ import pytest
 import torch
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.coordinator import arenas_owed_at
 from blobrl.actors.journal import RunJournal
 from blobrl.checkpoint import CheckpointStore
 from blobrl.nn import bytes_to_state_dict
+from blobrl.run import arenas_owed_at
 
 from .fakes import MemoryJournal
 from .test_coordinator import coordinator, start, tiny_config, wait_for
@@ -121,7 +121,7 @@ def test_an_arena_that_waited_plays_the_network_promoted_just_before_it():
     system.shutdown()
     # The arena of iteration 1 was held while a later one came to wait for it.
     assert coord.error is None and calls[0][0] == 1 and len(calls) >= 2
-    assert all(entry["promoted"] for entry in coord.elo_history)
+    assert all(entry["promoted"] for entry in coord.history()["elo"])
     for (_, previous, _), (iteration, _, best) in pairwise(calls):
         assert best == previous, f"arena {iteration} played a best older than the last promoted"
 

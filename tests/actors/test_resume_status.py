@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.handles import call_now
 from blobrl.actors.journal import RunJournalFactory
+from blobrl.remote import call_now
 
 from .test_coordinator import tiny_config
 

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from blobrl.actors.control import TRANSITIONS, ControlResult, CoordinatorStatus
+from blobrl.run.control import TRANSITIONS, ControlResult, CoordinatorStatus
 
 STATUS = CoordinatorStatus(
     state="running",

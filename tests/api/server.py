@@ -53,8 +53,8 @@ def start_real_run(
     from actors.test_coordinator import tiny_config
 
     from blobrl.actors.compose import Resources, build
-    from blobrl.actors.handles import call
     from blobrl.actors.journal import RunJournalFactory
+    from blobrl.remote import call
 
     phase = {"first": 1, "last": iterations, "determinizations": 1, "simulations": 3,
              "games_per_iteration": games_per_iteration}  # fmt: skip

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from dashboard.test_dashboard import POINTS, browser, wait_for  # noqa: F401  (fixture)
 
-from blobrl.actors.handles import call
 from blobrl.api import start_api
 from blobrl.config import ApiConfig
+from blobrl.remote import call
 
 from .server import free_port, start_real_run
 

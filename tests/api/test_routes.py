@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from blobrl.actors.control import STATES, TRANSITIONS
 from blobrl.api.models import (
     ConfigResponse,
     ControlResponse,
@@ -21,6 +20,7 @@ from blobrl.api.models import (
     StepPoint,
     ThroughputPoint,
 )
+from blobrl.run.control import STATES, TRANSITIONS
 
 from .conftest import TOKEN, make_app
 

@@ -10,8 +10,8 @@ from actors.test_coordinator import tiny_config
 from actors.test_resume import logged
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.handles import call
 from blobrl.actors.journal import RunJournalFactory
+from blobrl.remote import call
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 

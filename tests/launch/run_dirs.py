@@ -61,9 +61,9 @@ def launch_here(config: Path, run_dir: Path, *flags: str) -> tuple[int, str]:
     actors: the launcher's own checks and plan (:func:`runner.preflight`), then the Coordinator
     to the end. (exit code, message); no API and no Ray."""
     from blobrl.actors.compose import Resources, build
-    from blobrl.actors.handles import call_now
     from blobrl.actors.journal import RunJournalFactory
     from blobrl.launch import runner
+    from blobrl.remote import call_now
 
     args = runner.build_parser().parse_args([str(config), "--run-dir", str(run_dir), *flags])
     try:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from blobrl.actors.handles import LocalHandle
 from blobrl.actors.learner import LearnerService
 from blobrl.actors.replay import ReplayService
 from blobrl.learner import LearnerConfig, steps_for
 from blobrl.mcts import SearchSettings, uniform_evaluator
 from blobrl.nn import NetworkConfig
+from blobrl.remote import LocalHandle
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
 TINY_NET = NetworkConfig(hidden=16, blocks=1)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from blobrl.actors.compose import Resources, build
-from blobrl.actors.handles import call_now
 from blobrl.actors.journal import RunJournal
 from blobrl.config import config_from_dict
 from blobrl.evaluation.gauntlet import GauntletMatch, GauntletResult
 from blobrl.learner import CurvePoint, IterationMetrics
+from blobrl.remote import call_now
 from blobrl.telemetry.tensorboard import MISSING_PACKAGE, TensorBoardFactory, TensorBoardLog
 
 # The reader of the `tensorboard` package (the dev and tb extras).
@@ -129,7 +129,7 @@ def test_a_real_run_writes_its_losses_and_rating(tmp_path):
     coordinator = system.coordinator.obj
 
     got = scalars(tmp_path / "tb")
-    losses = coordinator.loss_history
+    losses = coordinator.history()["loss"]
     assert got["losses/policy_loss"] == [
         (e["iteration"], pytest.approx(e["policy_loss"], rel=1e-6)) for e in losses
     ]
