@@ -6,14 +6,15 @@ neither, so every such field is ``float | None`` and non-finite values become No
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from blobrl.data import RunState
 from blobrl.telemetry.names import finite_or_none
 
 Finite = Annotated[float | None, BeforeValidator(finite_or_none)]
-State = Literal["idle", "running", "pausing", "paused", "stopping", "stopped"]
+State = RunState  # the one vocabulary (blobrl.data)
 
 
 class _Model(BaseModel):

@@ -25,14 +25,19 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
+GAMES = 120  # an iteration's games
+
+
 def smoke_config(tmp_path: Path, **changes) -> Path:
-    """The smoke config, made quick: 300 games an iteration and a short training, which is
-    all these tests need from it."""
+    """The smoke config, made quick: 120 games an iteration at 8 simulations, a short training
+    and a 4-deal arena, which is all these tests need from it."""
     config = yaml.safe_load(SMOKE.read_text())
     for phase in config["schedule"]["phases"]:
-        phase["games_per_iteration"] = 300
-    config["learner"]["replay_ratio"] = 0.65  # ~20 steps of 256 per 300 games
+        phase["games_per_iteration"] = GAMES
+        phase["simulations"] = 8
+    config["learner"]["replay_ratio"] = 0.65  # ~8 steps of 256 per 120 games
     config["replay"]["min_positions_to_train"] = 1000
+    config["evaluation"]["arena_deals"] = 4
     for dotted, value in changes.items():
         *parents, leaf = dotted.split(".")
         node = config
@@ -86,51 +91,54 @@ def wait_for_games(run_dir: Path, count: int, proc: subprocess.Popen, timeout: f
     raise AssertionError(f"fewer than {count} games logged in {timeout} s")
 
 
-def test_smoke_runs_two_iterations_through_all_six_actors(tmp_path):
+def stop(proc: subprocess.Popen, how: str) -> tuple[int, str, float]:
+    """Send ``how`` (SIGTERM or SIGKILL): (exit code, output, seconds until it exited)."""
+    sent = time.monotonic()
+    proc.send_signal(getattr(signal, how))
+    code, out = finish(proc, timeout=120)
+    return code, out, time.monotonic() - sent
+
+
+def test_smoke_stopped_by_sigterm_then_killed_resumes_exactly_through_all_six_actors(tmp_path):
+    """One run, three launches (each a Ray of its own): SIGTERM mid self-play in iteration 1,
+    a resume that is killed with SIGKILL mid self-play in iteration 2, and a resume that
+    finishes; every game is logged once and in order across them."""
     config = smoke_config(tmp_path, **{"inference.placement": "server"})
     run = tmp_path / "run"
-    code, out = finish(launch(config, run, "--iterations", "2"))
+    proc = launch(config, run, "--iterations", "2")
+    wait_for_games(run, 30, proc)
+    code, out, took = stop(proc, "SIGTERM")
     assert code == 0, out
+    assert "stopped by SIGTERM" in out
+    assert took < 30, f"clean stop took {took:.1f} s"
+    before = logged_games(run)
+    assert 0 < len(before) < GAMES and len(before) == len(set(before))
+
+    proc = launch(config, run, "--iterations", "2", "--resume")
+    wait_for_games(run, GAMES + 30, proc)
+    code, out, _ = stop(proc, "SIGKILL")
+    assert code == -signal.SIGKILL
+    killed = logged_games(run)
+    assert killed[: len(before)] == before  # the first resume lost and replayed nothing
+    assert GAMES < len(killed) < 2 * GAMES and len(killed) == len(set(killed))
+
+    # kill -9 leaves the embedded Ray's processes behind for a few seconds, still holding the
+    # game log: the resume, launched at once, waits for them to let go of it.
+    code, out = finish(launch(config, run, "--iterations", "2", "--resume"))
+    assert code == 0, out
+    assert "resumed" in out
     assert "Ray dashboard: http" in out
     assert "Control API and dashboard: http://127.0.0.1:" in out
     assert "inference server on cpu" in out
-    assert "finished: 600 games, 2 iterations" in out
-    games = logged_games(run)
-    assert len(games) == len(set(games)) == 600
+    assert f"finished: {2 * GAMES} games, 2 iterations" in out, out
+    after = logged_games(run)
+    assert after[: len(killed)] == killed  # nothing recorded was lost or replayed
+    assert len(after) == len(set(after)) == 2 * GAMES
     store = CheckpointStore(run)
     assert {1, 2} <= set(store.iterations())
     latest = store.load()
     assert latest.iteration == 2 and latest.payload["weights_version"] == 2
     assert len(latest.payload["loss_history"]) == 2
     summary = status(run)
-    assert summary["iterations_done"] == 2 and summary["games_completed"] == 600
-    assert summary["buffer_positions"] > 600  # the replay buffer filled from every game
-
-
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
-def test_interrupted_mid_self_play_resumes_exactly(tmp_path, how):
-    config = smoke_config(tmp_path)
-    run = tmp_path / "run"
-    proc = launch(config, run, "--iterations", "2")
-    wait_for_games(run, 120, proc)
-    sent = time.monotonic()
-    proc.send_signal(getattr(signal, how))
-    code, out = finish(proc, timeout=120)
-    took = time.monotonic() - sent
-    before = logged_games(run)
-    assert len(before) == len(set(before))
-    if how == "SIGTERM":
-        assert code == 0, out
-        assert "stopped by SIGTERM" in out
-        assert took < 30, f"clean stop took {took:.1f} s"
-    else:
-        assert code == -signal.SIGKILL
-        # kill -9 leaves the embedded Ray's processes behind for a few seconds, still holding
-        # the game log: the resume, launched at once, waits for them to let go of it.
-    code, out = finish(launch(config, run, "--iterations", "2", "--resume"))
-    assert code == 0, out
-    assert "resumed" in out
-    after = logged_games(run)
-    assert after[: len(before)] == before  # nothing recorded was lost or replayed
-    assert len(after) == len(set(after)) == 600
-    assert status(run)["iterations_done"] == 2
+    assert summary["iterations_done"] == 2 and summary["games_completed"] == 2 * GAMES
+    assert summary["buffer_positions"] > 2 * GAMES  # the replay buffer filled from every game
