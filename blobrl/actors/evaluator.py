@@ -15,7 +15,12 @@ import torch
 
 from blobrl.agents import ModelAgent
 from blobrl.evaluation import Deal, MatchResult, SearchAgent, play_match
-from blobrl.evaluation.gauntlet import gauntlet_sizes, ismcts_opponent, run_gauntlet
+from blobrl.evaluation.gauntlet import (
+    GauntletResult,
+    gauntlet_sizes,
+    ismcts_opponent,
+    run_gauntlet,
+)
 from blobrl.mcts import SearchSettings
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, bytes_to_state_dict
 
@@ -157,12 +162,13 @@ class EvaluatorService:
         )
         return result
 
-    def gauntlet(self, weights: bytes, *, iteration: int) -> dict:
+    def gauntlet(self, weights: bytes, *, iteration: int) -> GauntletResult:
         """The network of ``weights``, with the evaluation search, against the random and the
         heuristic agents on the same duplicate deals every time (5x7 and the main deal), and
         against the ``ismcts:SIMS`` baselines of ``gauntlet_ismcts`` at 5x7.
 
-        Returns :meth:`GauntletResult.to_dict`: ``{"iteration", "seconds", "matches": [{
+        Returns the :class:`GauntletResult`, whose :meth:`~GauntletResult.to_dict` is what the
+        run's history keeps: ``{"iteration", "seconds", "matches": [{
         "opponent", "players", "cards", "deals", "score", "score_ci95", "opponent_score",
         "opponent_ci95", "diff", "diff_ci95", "exact_rate", "opponent_exact_rate", "share",
         "share_se", "verdict"}]}`` with mean scores per hand, 95% half-widths over deals and the
@@ -198,4 +204,4 @@ class EvaluatorService:
                 m.diff_ci95,
                 m.verdict,
             )
-        return result.to_dict()
+        return result

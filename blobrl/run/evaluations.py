@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blobrl.evaluation import MatchResult
+from blobrl.evaluation.gauntlet import GauntletResult
 from blobrl.remote import Call, Remote
 from blobrl.run.ports import EvaluatorPort
 
@@ -43,7 +44,7 @@ class ArenaFailed:
 @dataclass(frozen=True)
 class GauntletPlayed:
     iteration: int
-    result: dict[str, Any]
+    result: GauntletResult
 
 
 Outcome = ArenaPlayed | ArenaFailed | GauntletPlayed
@@ -79,7 +80,7 @@ class EvaluationSchedule:
         self._waiting: tuple[int, bytes] | None = None
         self._owed: deque[int] = deque()  # arenas a stopped run still owed, oldest first
         self._failures: dict[int, int] = {}  # iteration -> failed attempts of its arena
-        self._gauntlets: list[tuple[int, Call[dict]]] = []
+        self._gauntlets: list[tuple[int, Call[GauntletResult]]] = []
 
     @property
     def idle(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from blobrl.data import GameRecord
 from blobrl.evaluation import MatchResult
+from blobrl.evaluation.gauntlet import GauntletResult
 from blobrl.learner import IterationMetrics, TrainingBatch
 from blobrl.mcts import SearchSettings
 from blobrl.run.control import ControlResult, CoordinatorStatus
@@ -61,7 +62,7 @@ class EvaluatorPort(Protocol):
     """The evaluator (:class:`blobrl.actors.evaluator.EvaluatorService`)."""
 
     def arena(self, candidate: bytes, best: bytes, *, iteration: int) -> MatchResult: ...
-    def gauntlet(self, weights: bytes, *, iteration: int) -> dict: ...
+    def gauntlet(self, weights: bytes, *, iteration: int) -> GauntletResult: ...
 
 
 class CoordinatorPort(Protocol):

@@ -94,12 +94,13 @@ class Promotion:
         self.tensorboard.arena(entry, rating=self.rating_view())
 
     def _gauntlet(self, outcome: GauntletPlayed) -> None:
-        for line in gauntlet_lines(outcome.iteration, outcome.result):
+        result = outcome.result.to_dict()  # as the history keeps it
+        for line in gauntlet_lines(outcome.iteration, result):
             log.info(line)
-        self.history.add_gauntlet(outcome.iteration, outcome.result)
-        self.emit("gauntlet", outcome.result)
+        self.history.add_gauntlet(outcome.iteration, result)
+        self.emit("gauntlet", result)
         rated = self.history.rating.get(checkpoint_player(outcome.iteration))
-        self.tensorboard.gauntlet(outcome.result, elo=rated.elo, elo_ci95=rated.ci95)
+        self.tensorboard.gauntlet(result, elo=rated.elo, elo_ci95=rated.ci95)
 
     def _failed(self, outcome: ArenaFailed) -> None:
         what = f"{type(outcome.error).__name__}: {summary(outcome.error)}"

@@ -147,6 +147,6 @@ def test_arenas_and_gauntlets_play_through_the_server_as_they_do_in_the_evaluato
     assert arena == own.arena(candidate, best, iteration=4)
     gauntlet = served.gauntlet(candidate, iteration=4)
     expected = own.gauntlet(candidate, iteration=4)
-    assert gauntlet["matches"] == expected["matches"]
+    assert gauntlet.to_dict()["matches"] == expected.to_dict()["matches"]
     assert ray.get(server.models.remote()) == []  # unloaded after each match
     ray.kill(server)

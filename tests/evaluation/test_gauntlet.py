@@ -76,7 +76,7 @@ def test_evaluator_service_gauntlet_reports_both_opponents_at_both_sizes():
         gauntlet_deals=2,
         torch_threads=None,
     )
-    report = service.gauntlet(_weights(), iteration=5)
+    report = service.gauntlet(_weights(), iteration=5).to_dict()
     assert report["iteration"] == 5
     rows = {(m["opponent"], m["players"], m["cards"]): m for m in report["matches"]}
     assert set(rows) == {
@@ -97,7 +97,7 @@ def test_one_deal_gauntlet_has_no_interval_but_stays_json():
         TINY, QUICK, deals=[(4, 3)], arena_deals=1, gauntlet_deals=1, torch_threads=None
     )
     service.main_deal = (4, 3)
-    report = service.gauntlet(_weights(1), iteration=1)
+    report = service.gauntlet(_weights(1), iteration=1).to_dict()
     assert all(m["diff_ci95"] is None for m in report["matches"])
     json.dumps(report, allow_nan=False)
 
@@ -145,7 +145,7 @@ def test_evaluator_service_gauntlet_plays_the_ismcts_budgets_at_5x7():
         TINY, QUICK, deals=[(4, 3)], arena_deals=1, gauntlet_deals=1, gauntlet_ismcts=[4],
         torch_threads=None,
     )  # fmt: skip
-    report = service.gauntlet(_weights(2), iteration=3)
+    report = service.gauntlet(_weights(2), iteration=3).to_dict()
     rows = {(m["opponent"], m["players"], m["cards"]) for m in report["matches"]}
     assert ("ismcts:4", 5, 7) in rows and ("ismcts:4", 4, 3) not in rows
     assert all(m["share_se"] is None for m in report["matches"])  # one deal: no interval

@@ -13,6 +13,7 @@ import numpy as np
 
 from blobrl.data import GameRecord
 from blobrl.evaluation import MatchResult, SideStats
+from blobrl.evaluation.gauntlet import GauntletResult
 from blobrl.learner import IterationMetrics
 from blobrl.remote import LocalHandle
 from blobrl.selfplay import SelfPlayStatus
@@ -165,7 +166,7 @@ class FakeEvaluator:
         )  # fmt: skip
 
     def gauntlet(self, weights, *, iteration):
-        return {"iteration": iteration, "matches": []}
+        return GauntletResult(iteration=iteration, matches=(), seconds=0.1)
 
 
 def inline(obj: Any) -> LocalHandle:
