@@ -3,7 +3,7 @@
 Each runs the project's own code on a CUDA device, untimed warm-up first:
 
 * :func:`inference_sweep`: the default ``mlp`` and ``transformer`` networks, bf16 autocast, at
-  each batch size: through an in-process :class:`~blobrl.actors.inference.InferenceServer`
+  each batch size: through an in-process :class:`~blobrl.inference.InferenceServer`
   (``max_batch`` = the batch size, two callers each resending a batch of that many rows as
   soon as it is answered: numpy in, numpy out, host-device copies included), and the bare
   model in a loop on inputs already on the device (:func:`blobrl.nn.forward_evals_per_s`).
