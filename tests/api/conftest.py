@@ -34,10 +34,11 @@ def secured(fake):
         yield test_client
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def ray_serve():
-    """A real local Ray for Serve tests; Serve is shut down afterwards (and Ray, if started
-    here)."""
+    """A real local Ray for the Serve tests of this package, which share one Ray Serve (its
+    controller and proxy start once, not once a module); Serve is shut down after the last of
+    them (and Ray, if started here)."""
     import ray
 
     started = not ray.is_initialized()
@@ -51,3 +52,12 @@ def ray_serve():
         stop_api()
         if started:
             ray.shutdown()
+
+
+@pytest.fixture(scope="package")
+def serve_port(ray_serve) -> int:
+    """The port of the shared Serve proxy: every ``start_api`` on ``ray_serve`` must use it (a
+    running Serve keeps the HTTP options it started with); each one replaces the app."""
+    from .server import free_port
+
+    return free_port()

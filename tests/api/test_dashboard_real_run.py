@@ -14,7 +14,7 @@ from blobrl.api import start_api
 from blobrl.config import ApiConfig
 from blobrl.remote import call
 
-from .server import free_port, start_real_run
+from .server import start_real_run
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
@@ -43,13 +43,13 @@ return out;
 """
 
 
-def test_dashboard_of_a_real_run_advances_draws_and_pauses(tmp_path, ray_serve, browser):  # noqa: F811
+def test_dashboard_of_a_real_run_advances_draws_and_pauses(tmp_path, serve_port, browser):  # noqa: F811
     # Longer than the test: it pauses and stops the run itself.
     system, running = start_real_run(
         tmp_path, "dash-real", iterations=40, games_per_iteration=60, evaluation=EVALUATION
     )
     try:
-        url = start_api("dash-real-coordinator", ApiConfig(port=free_port()))
+        url = start_api("dash-real-coordinator", ApiConfig(port=serve_port))
         browser.get(url)
         wait_for(browser, "return document.getElementById('connection').className"
                           ".includes('online')", timeout=60, what="the live feed")  # fmt: skip

@@ -10,14 +10,13 @@ from blobrl.api import start_api
 from blobrl.config import ApiConfig
 
 from .conftest import TOKEN
-from .server import free_port
 from .test_play import write_run
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def test_a_hand_is_played_through_serve(tmp_path, ray_serve):
+def test_a_hand_is_played_through_serve(tmp_path, ray_serve, serve_port):
     run_dir = write_run(tmp_path / "run")
 
     @ray_serve.remote(num_cpus=0)
@@ -25,7 +24,7 @@ def test_a_hand_is_played_through_serve(tmp_path, ray_serve):
         pass
 
     url = start_api(
-        NoCoordinator.remote(), ApiConfig(port=free_port(), token=TOKEN), run_dir=run_dir
+        NoCoordinator.remote(), ApiConfig(port=serve_port, token=TOKEN), run_dir=run_dir
     )
     with httpx.Client(base_url=url, timeout=120, headers=AUTH) as api:
         listing = api.get("/api/play/checkpoints").json()

@@ -15,7 +15,7 @@ from blobrl.api import start_api
 from blobrl.config import ApiConfig
 
 from .conftest import TOKEN
-from .server import free_port, start_real_run
+from .server import start_real_run
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -39,9 +39,9 @@ async def collect(url: str, into: list[dict], stop: asyncio.Event) -> None:
                 continue
 
 
-def test_control_and_updates_through_serve_on_a_real_run(tmp_path, ray_serve):
+def test_control_and_updates_through_serve_on_a_real_run(tmp_path, serve_port):
     system, running = start_real_run(tmp_path, "api-serve", iterations=2, games_per_iteration=200)
-    port = free_port()
+    port = serve_port
     url = start_api("api-serve-coordinator", ApiConfig(port=port, token=TOKEN))
     assert url == f"http://127.0.0.1:{port}/"
     api = httpx.Client(base_url=url, timeout=30)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,14 +22,22 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
-def launch(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "blobrl.launch", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+@dataclass(frozen=True)
+class Launched:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def launch(*args: str) -> Launched:
+    """``python -m blobrl.launch ARGS`` in this process: ``runner.main``, which the module's
+    ``__main__`` exits with. Every launch here is refused before Ray starts, so a process of
+    its own (seconds of imports each) would add nothing; test_missing_config_exits_2 runs the
+    real command."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = runner.main(list(args))
+    return Launched(code, out.getvalue(), err.getvalue())
 
 
 def test_preview_schedule_prints_every_phase_and_exits_0():
@@ -49,7 +60,10 @@ def test_config_typo_exits_2_naming_file_and_key(tmp_path):
 
 
 def test_missing_config_exits_2():
-    out = launch("configs/does-not-exist.yaml")
+    out = subprocess.run(
+        [sys.executable, "-m", "blobrl.launch", "configs/does-not-exist.yaml"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
     assert out.returncode == EXIT_BAD_INPUT
     assert "does-not-exist.yaml" in out.stderr
 

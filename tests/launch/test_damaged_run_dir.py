@@ -337,6 +337,11 @@ def check_real_commands(mutant: Mutant, run_dir: Path, config: Path, other_seed:
         check_resumed(run_dir, kept, config)
 
 
+# Slow (a whole launch on Ray): in the default run the same damage is resumed in-process by
+# test_a_damaged_run_directory_that_a_resume_continues_finishes_with_every_game_once
+# [config.json:delete], another seed refused by test_the_schedule_guard_reads_the_checkpoint_
+# whatever_config_json_says[deleted], and the real command resumes on Ray in test_run_ray.py.
+@pytest.mark.slow
 @pytest.mark.ray
 @pytest.mark.parametrize(
     "mutated",

@@ -25,19 +25,23 @@ ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "configs" / "smoke.yaml"
 
 
-GAMES = 120  # an iteration's games
+GAMES = 200  # an iteration's games: about 20 s of self-play, time to stop it in the middle
 
 
 def smoke_config(tmp_path: Path, **changes) -> Path:
-    """The smoke config, made quick: 120 games an iteration at 8 simulations, a short training
-    and a 4-deal arena, which is all these tests need from it."""
+    """The smoke config, made quick: 200 games an iteration, a short training, and an arena and
+    a gauntlet (after the last iteration) of a few deals at a cheap search, which is all these
+    tests need from it. (The smoke config's own gauntlet, 100 deals against ismcts:1000, takes
+    longer than all the rest.)"""
     config = yaml.safe_load(SMOKE.read_text())
     for phase in config["schedule"]["phases"]:
         phase["games_per_iteration"] = GAMES
-        phase["simulations"] = 8
-    config["learner"]["replay_ratio"] = 0.65  # ~8 steps of 256 per 120 games
+    config["learner"]["replay_ratio"] = 0.65  # ~13 steps of 256 per 200 games
     config["replay"]["min_positions_to_train"] = 1000
-    config["evaluation"]["arena_deals"] = 4
+    config["evaluation"].update(
+        arena_deals=4, gauntlet_deals=2, gauntlet_ismcts=[8],
+        search={"determinizations": 1, "simulations": 4},
+    )  # fmt: skip
     for dotted, value in changes.items():
         *parents, leaf = dotted.split(".")
         node = config
@@ -106,7 +110,7 @@ def test_smoke_stopped_by_sigterm_then_killed_resumes_exactly_through_all_six_ac
     config = smoke_config(tmp_path, **{"inference.placement": "server"})
     run = tmp_path / "run"
     proc = launch(config, run, "--iterations", "2")
-    wait_for_games(run, 30, proc)
+    wait_for_games(run, 40, proc)
     code, out, took = stop(proc, "SIGTERM")
     assert code == 0, out
     assert "stopped by SIGTERM" in out
@@ -115,7 +119,7 @@ def test_smoke_stopped_by_sigterm_then_killed_resumes_exactly_through_all_six_ac
     assert 0 < len(before) < GAMES and len(before) == len(set(before))
 
     proc = launch(config, run, "--iterations", "2", "--resume")
-    wait_for_games(run, GAMES + 30, proc)
+    wait_for_games(run, GAMES + 40, proc)
     code, out, _ = stop(proc, "SIGKILL")
     assert code == -signal.SIGKILL
     killed = logged_games(run)
