@@ -12,12 +12,12 @@ from typing import Any
 
 import torch
 
+from blobrl.data import TrainingBatch
 from blobrl.learner import (
     IterationMetrics,
     Learner,
     LearnerConfig,
     LearnerRestarted,
-    TrainingBatch,
     realized_ratio,
 )
 from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes

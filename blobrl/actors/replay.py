@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from blobrl.data import GameRecord
-from blobrl.learner import TrainingBatch
+from blobrl.data import GameRecord, TrainingBatch
 from blobrl.replay import ReplayBuffer, ReplayStats
 
 log = logging.getLogger(__name__)

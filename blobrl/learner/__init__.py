@@ -1,6 +1,6 @@
 """Training the network on replayed self-play: losses, optimizer, learning-rate schedule."""
 
-from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics, TrainingBatch
+from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics
 from blobrl.learner.config import LearnerConfig
 from blobrl.learner.learner import Learner, LearnerRestarted, TrainingDiverged
 from blobrl.learner.reuse import realized_ratio, steps_for
@@ -13,7 +13,6 @@ __all__ = [
     "LearnerConfig",
     "LearnerRestarted",
     "StepMetrics",
-    "TrainingBatch",
     "TrainingDiverged",
     "WarmupCosineScheduler",
     "realized_ratio",

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics, TrainingBatch
+from blobrl.data import TrainingBatch
+from blobrl.learner.batch import CurvePoint, IterationMetrics, StepMetrics
 from blobrl.learner.config import LearnerConfig
 from blobrl.learner.reuse import steps_for
 from blobrl.learner.schedule import WarmupCosineScheduler

@@ -29,9 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from blobrl.data import CONT, STORED_BIT_BYTES, GameRecord, unpack_features
+from blobrl.data import CONT, STORED_BIT_BYTES, GameRecord, TrainingBatch, unpack_features
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
-from blobrl.learner import TrainingBatch
 
 LEGAL_BYTES = (NUM_ACTIONS + 7) // 8
 VALUE_HISTOGRAM_BINS = 10  # over [0, 1], the range of normalized scores

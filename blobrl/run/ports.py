@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from blobrl.data import GameRecord
+from blobrl.data import GameRecord, TrainingBatch
 from blobrl.evaluation import MatchResult
 from blobrl.evaluation.gauntlet import GauntletResult
-from blobrl.learner import IterationMetrics, TrainingBatch
+from blobrl.learner import IterationMetrics
 from blobrl.mcts import SearchSettings
 from blobrl.run.control import ControlResult, CoordinatorStatus
 from blobrl.selfplay import GameSpec, SelfPlayStatus

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from blobrl.data import TrainingBatch
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
-from blobrl.learner import Learner, LearnerConfig, TrainingBatch, TrainingDiverged
+from blobrl.learner import Learner, LearnerConfig, TrainingDiverged
 from blobrl.mcts import SearchSettings, uniform_evaluator
 from blobrl.nn import NetworkConfig, build_network
 from blobrl.replay import ReplayBuffer

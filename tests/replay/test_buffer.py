@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blobrl.data import CONT_INDEX, GameRecord, pack_features, unpack_features
+from blobrl.data import CONT_INDEX, GameRecord, TrainingBatch, pack_features, unpack_features
 from blobrl.game import FEATURES, MAX_PLAYERS, NUM_ACTIONS
-from blobrl.learner import TrainingBatch
 from blobrl.replay import ReplayBuffer
 
 
