@@ -60,7 +60,7 @@ class RunCheckpoint:
 
     learner_state: dict[str, Any]
     replay_rng: dict[str, Any] | None
-    arenas_owed: list[int]  # iterations whose arena was due and not yet played
+    arenas_owed: list[int] | None  # arenas due and not yet played (None: an older checkpoint)
     weights_version: int
     elo_history: list[dict[str, Any]]
     loss_history: list[dict[str, Any]]
@@ -80,7 +80,7 @@ class RunCheckpoint:
         return cls(
             learner_state=data["learner_state"],
             replay_rng=data.get("replay_rng"),
-            arenas_owed=data.get("arenas_owed"),  # type: ignore[arg-type]
+            arenas_owed=data.get("arenas_owed"),
             weights_version=int(data.get("weights_version", 0)),
             elo_history=list(data.get("elo_history", [])),
             loss_history=list(data.get("loss_history", [])),
