@@ -231,6 +231,8 @@ def build(
         remote,
         capacity=config.replay.capacity,
         seed=config.run.seed,
+        card_decisions=config.learner.rollout_decisions if config.learns_rollout else 0,
+        trump_mode=config.run.trump_mode,
     )
     learner = spawn(
         LearnerService,
@@ -242,6 +244,7 @@ def build(
         total_iterations=config.iterations,
         replay=replay,
         min_positions=config.replay.min_positions_to_train,
+        fit_rollout=config.learns_rollout,
         device=device,
         seed=config.run.seed,
         torch_threads=None if device == "cuda" else max(1, int(resources.cpus) // 8),

@@ -20,6 +20,7 @@ from blobrl.learner import (
     LearnerRestarted,
     realized_ratio,
 )
+from blobrl.learner.rollout_fit import RolloutFit, fit_rollout
 from blobrl.nn import NetworkConfig, build_network, state_dict_to_bytes
 from blobrl.remote import Remote
 from blobrl.run import ReplayPort
@@ -39,6 +40,10 @@ class LearnerService:
     No step is taken while the replay buffer holds fewer than ``min_positions``
     (``replay.min_positions_to_train``): such an iteration trains 0 steps and says so, and the
     samples its positions are owed are trained once the buffer has filled.
+
+    With ``fit_rollout`` (a search of the run plays ``rollout: learned``), each iteration ends
+    by fitting the network's rollout rule to the replay buffer's newest card decisions
+    (:func:`blobrl.learner.rollout_fit.fit_rollout`); the rule travels with the weights.
     """
 
     def __init__(
@@ -49,6 +54,7 @@ class LearnerService:
         total_iterations: int,
         replay: Any,
         min_positions: int = 1,
+        fit_rollout: bool = False,
         device: str | None = None,
         seed: int = 0,
         torch_threads: int | None = None,
@@ -61,6 +67,7 @@ class LearnerService:
         )
         self.replay: Remote[ReplayPort] = Remote(replay)
         self.min_positions = max(1, min_positions)  # (an empty buffer cannot be sampled)
+        self.fit_rollout = fit_rollout
         self.version = 0
         self.steps_per_s = 0.0
         self._instance = uuid.uuid4().hex
@@ -99,6 +106,7 @@ class LearnerService:
             )
         for batch in self._batches(steps, cfg.batch_size):
             self.learner.train_step(batch)
+        rollout = self._fit_rollout(iteration) if self.fit_rollout and steps else None
         elapsed = time.perf_counter() - start
         metrics = replace(
             self.learner.end_iteration(positions=positions),
@@ -106,6 +114,13 @@ class LearnerService:
             train_seconds=round(elapsed, 3),
             buffer_positions=held,
         )
+        if rollout is not None:
+            metrics = replace(
+                metrics,
+                rollout_decisions=rollout.decisions,
+                rollout_agreement=rollout.agreement,
+                rollout_previous_agreement=rollout.previous_agreement,
+            )
         self.version = iteration
         self.steps_per_s = steps / elapsed if elapsed > 0 and steps else 0.0
         log.info(
@@ -122,6 +137,26 @@ class LearnerService:
             self.steps_per_s,
         )
         return metrics
+
+    def _fit_rollout(self, iteration: int) -> RolloutFit:
+        """Fit the network's rollout rule to the replay buffer's newest card decisions."""
+        rows = self.replay.call(ReplayPort.card_decisions).result()
+        held = self.learner.model.rollout_weights
+        fit = fit_rollout(rows, held.detach().cpu().numpy(), seed=iteration)
+        if fit.adopted:
+            with torch.no_grad():
+                held.copy_(torch.from_numpy(fit.weights))
+        log.info(
+            "iteration %d: rollout rule %s on %d card decisions: picks the search's card in "
+            "%.1f%% of held-out ones (%.1f%% before), %.1f s",
+            iteration,
+            "refitted" if fit.adopted else "kept",
+            fit.decisions,
+            100 * fit.agreement,
+            100 * fit.previous_agreement,
+            fit.seconds,
+        )
+        return fit
 
     def _batches(self, count: int, size: int) -> Iterator[TrainingBatch]:
         """``count`` batches of ``size`` positions, each sampled while the one before trains."""

@@ -15,6 +15,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 
 from blobrl.data import GameRecord
 from blobrl.mcts import Evaluator, SearchSettings
@@ -61,6 +64,10 @@ class _SerialEvaluator:
     @property
     def version(self) -> int:
         return int(getattr(self._evaluator, "version", 0))
+
+    @property
+    def rollout_weights(self):
+        return getattr(self._evaluator, "rollout_weights", None)
 
     def set_weights(self, state, version: int) -> None:
         with self._lock:
@@ -130,7 +137,8 @@ class SelfPlayService:
 
     def set_weights(self, weights, version: int) -> None:
         """Queue new weights (a state dict or its bytes); applied before the next decision.
-        Does nothing when the evaluator is remote (the InferenceServer holds the weights)."""
+        With a remote evaluator (the InferenceServer holds the network) only their learned
+        rollout rule is taken, for the search's rollouts."""
         with self._lock:
             self._pending_weights = (weights, version)
 
@@ -183,13 +191,18 @@ class SelfPlayService:
         with self._lock:
             weights, self._pending_weights = self._pending_weights, None
             settings, self._pending_settings = self._pending_settings, None
-        if weights is not None and hasattr(self._evaluator, "set_weights"):
+        if weights is not None:
             state, version = weights
             if isinstance(state, bytes | bytearray):
                 from blobrl.nn import bytes_to_state_dict
 
                 state = bytes_to_state_dict(bytes(state))
-            self._evaluator.set_weights(state, version)
+            if hasattr(self._evaluator, "set_weights"):
+                self._evaluator.set_weights(state, version)
+            elif "rollout_weights" in state:
+                # The server holds the network; the search needs its rollout rule itself.
+                remote: Any = self._evaluator
+                remote.rollout_weights = state["rollout_weights"].numpy().astype(np.float64)
         if settings is not None:
             self._worker.set_settings(settings)
         while self._paused.is_set() and not self._stop.is_set():

@@ -98,6 +98,12 @@ class MetricsResponse(_Model):
     replay_ratio_run: Finite = Field(
         None, description="samples trained / positions generated, whole run so far"
     )
+    rollout_agreement: Finite = Field(
+        None,
+        description="search.rollout: learned: share of held-out self-play card decisions where "
+        "the network's rollout rule plays the search's most visited card (last fit; null "
+        "without a learned rollout)",
+    )
     positions_generated: int = Field(0, description="self-play positions of trained iterations")
     samples_trained: int = Field(0, description="positions sampled by the learner")
     actors: int = 0

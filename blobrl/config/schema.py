@@ -132,6 +132,13 @@ class Config:
         ``evaluation.search``."""
         return replace(self.search, **{**EVAL_SEARCH_BASE, **self.evaluation.search})
 
+    @property
+    def learns_rollout(self) -> bool:
+        """Whether a search of the run plays the learned rollout rule (``rollout: learned``), so
+        that the learner fits it each iteration."""
+        searches = [self.evaluation_search] + [p.apply(self.search) for p in self.schedule.phases]
+        return any(s.tree == "information_set" and s.rollout == "learned" for s in searches)
+
     def phase_at(self, iteration: int) -> Phase:
         """The schedule phase of ``iteration`` (1-based)."""
         return self.schedule.phase_at(iteration)

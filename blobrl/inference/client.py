@@ -78,6 +78,10 @@ class InferenceClient:
         self.reloaded = 0  # times ``reload`` was needed
         self._reload = reload
         self._version: int | None = None
+        # The learned rollout rule of the weights the server holds, for a search's rollouts
+        # (``search.rollout: learned``); its owner sets it when weights are published. None:
+        # the greedy rule.
+        self.rollout_weights: np.ndarray | None = None
 
     @property
     def version(self) -> int:

@@ -63,3 +63,9 @@ class IterationMetrics:
     train_started: float = float("nan")
     train_seconds: float = float("nan")
     buffer_positions: int = 0
+    # The learned rollout rule (search.rollout: learned), fitted after the steps: card decisions
+    # fitted to (0: no fit), and the share of held-out ones where the rule picks the search's
+    # most visited card, for the rule in use after the fit and the one before it.
+    rollout_decisions: int = 0
+    rollout_agreement: float = float("nan")
+    rollout_previous_agreement: float = float("nan")

@@ -47,6 +47,9 @@ class LearnerConfig:
     label_smoothing: float = 0.0  # mixes the policy target with uniform over legal actions
     max_bad_steps_in_row: int = 20  # skipped steps in a row before training is declared diverged
     amp: Literal["auto", "bf16", "fp16", "off"] = "auto"
+    # The newest self-play card decisions the learned rollout rule is fitted to after each
+    # iteration's steps, when a search of the run plays ``rollout: learned``.
+    rollout_decisions: int = 60_000
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.lr_max) and self.lr_max > 0):  # before lr_min, checked by it
@@ -59,7 +62,7 @@ class LearnerConfig:
         for name in ("warmup_iterations",):
             if getattr(self, name) < 0:
                 raise ValueError(f"learner.{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("batch_size", "max_bad_steps_in_row"):
+        for name in ("batch_size", "max_bad_steps_in_row", "rollout_decisions"):
             if getattr(self, name) < 1:
                 raise ValueError(f"learner.{name} must be >= 1, got {getattr(self, name)}")
         self._check_reuse()

@@ -18,7 +18,7 @@ import numpy as np
 from blobrl.game import core as k
 from blobrl.game.encoding import FEATURES, encode_into
 from blobrl.mcts import beliefs, ismcts
-from blobrl.mcts.rollout import ROLLOUTS
+from blobrl.mcts.rollout import GREEDY_WEIGHTS, ROLLOUTS
 from blobrl.mcts.search import BatchedSearch, Evaluator, SearchResult
 from blobrl.mcts.settings import SearchSettings
 
@@ -47,6 +47,13 @@ class InformationSetSearch:
             self._tree = ismcts.allocate(settings.simulations)
         self.settings = settings
 
+    @property
+    def rollout_weights(self) -> np.ndarray:
+        """The card-play rule of ``rollout: learned``: the evaluator's network's
+        (``BlobNet.rollout_weights``), the greedy rule without one."""
+        weights = getattr(self.evaluator, "rollout_weights", None)
+        return GREEDY_WEIGHTS if weights is None else weights
+
     def run(self, states: np.ndarray, active: np.ndarray, rs: np.ndarray) -> SearchResult:
         """Search the decision of the player to act in each active game.
 
@@ -63,6 +70,7 @@ class InformationSetSearch:
         q = np.zeros((g, k.NUM_ACTIONS), np.float64)
         t = self._tree
         mode = _REWARDS[s.reward]
+        rollout_weights = self.rollout_weights
         for i in np.flatnonzero(active):
             pool, cum = pools[i]
             ismcts.run(
@@ -72,6 +80,7 @@ class InformationSetSearch:
                 mode,
                 ROLLOUTS[s.rollout],
                 s.rollout_epsilon,
+                rollout_weights,
                 rs,
                 int(i),
                 pool,

@@ -105,8 +105,9 @@ def run(
     simulations: int,
     c_uct: float,
     reward_mode: int,
-    rollout_policy: int,  # rollout.RANDOM or rollout.GREEDY
-    epsilon: float,  # share of random moves in greedy rollouts
+    rollout_policy: int,  # rollout.RANDOM, GREEDY or LEARNED
+    epsilon: float,  # share of random moves in greedy and learned rollouts
+    rollout_weights: np.ndarray,  # float64[rollout.NUM_WEIGHTS] of a LEARNED rollout
     rs: np.ndarray,  # uint64[S] random streams
     stream: int,
     pool: np.ndarray,  # int64[P, STATE_SIZE] weighted worlds, or P = 0 for fresh worlds
@@ -126,6 +127,8 @@ def run(
     viewer = root[k.F_PLAYER]
     pool_size = pool.shape[0]
     out = np.zeros(k.MAX_PLAYERS, np.float64)
+    cards = np.zeros(_rollout.MAX_LEGAL, np.int64)
+    feats = np.zeros((_rollout.MAX_LEGAL, _rollout.BASE), np.float64)
     children[0, :] = NO_CHILD
     visits[0] = 0
     avail[0] = 0
@@ -190,7 +193,9 @@ def run(
             k.apply_unchecked(world, buf[best])
             depth += 1
             path[depth] = node
-        _rollout.playout(world, rollout_policy, epsilon, rs, stream)
+        _rollout.playout_into(
+            world, rollout_policy, epsilon, rollout_weights, rs, stream, cards, feats
+        )
         _rewards(world, reward_mode, out)
         visits[0] += 1
         for i in range(1, depth + 1):

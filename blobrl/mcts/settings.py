@@ -49,8 +49,10 @@ class SearchSettings:
     value_mix_bid: float = 0.0
     value_mix_play: float = 0.0
     # How the information-set search plays a world out after its tree: ``random`` (the plain
-    # baseline) or ``greedy`` (every seat steers to its bid; ``rollout_epsilon`` of moves random).
-    rollout: Literal["random", "greedy"] = "random"
+    # baseline), ``greedy`` (every seat steers to its bid; ``rollout_epsilon`` of moves random) or
+    # ``learned`` (greedy bids, card plays by the network's fitted linear rule, the greedy one
+    # until the learner has fitted it: ``BlobNet.rollout_weights``).
+    rollout: Literal["random", "greedy", "learned"] = "random"
     rollout_epsilon: float = 0.1
 
     def __post_init__(self) -> None:
@@ -79,8 +81,10 @@ class SearchSettings:
         for name in ("value_mix_bid", "value_mix_play"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.rollout not in ("random", "greedy"):
-            raise ValueError(f"rollout must be 'random' or 'greedy', got {self.rollout!r}")
+        if self.rollout not in ("random", "greedy", "learned"):
+            raise ValueError(
+                f"rollout must be 'random', 'greedy' or 'learned', got {self.rollout!r}"
+            )
         if not 0.0 <= self.rollout_epsilon <= 1.0:
             raise ValueError(f"rollout_epsilon must be in [0, 1], got {self.rollout_epsilon}")
         if self.reward not in ("own", "margin"):

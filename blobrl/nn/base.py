@@ -8,6 +8,7 @@ from torch import nn
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
 from blobrl.game import encoding as enc
 from blobrl.game.core import MAX_CARDS
+from blobrl.mcts.rollout import GREEDY_WEIGHTS
 from blobrl.nn.config import NetworkConfig
 from blobrl.nn.cpu import cpu_inference, seat_values_cpu
 
@@ -38,6 +39,12 @@ class BlobNet(nn.Module):
     distribution of the number of tricks it will still take (:meth:`heads`), and the values are
     derived from it and the bids in the features (:func:`values_from_tricks`); with ``direct``
     a sigmoid head regresses the values themselves.
+
+    The buffer ``rollout_weights`` is the card-play rule the information-set search plays its
+    rollouts with (``search.rollout: learned``, :mod:`blobrl.mcts.rollout`), fitted by the learner
+    to the search's own choices (:mod:`blobrl.learner.rollout_fit`), not by gradient steps. It
+    travels with the weights (published, checkpointed, loaded by model agents); a new network and
+    a checkpoint written before it existed hold ``GREEDY_WEIGHTS``, the greedy rule.
     """
 
     num_actions = NUM_ACTIONS
@@ -46,6 +53,8 @@ class BlobNet(nn.Module):
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
         self.config = config
+        self.register_buffer("rollout_weights", torch.tensor(GREEDY_WEIGHTS, dtype=torch.float64))
+        self._register_load_state_dict_pre_hook(_greedy_rollout_if_missing)
 
     def heads(
         self, features: torch.Tensor
@@ -87,6 +96,11 @@ class BlobNet(nn.Module):
         logits = logits.view(-1, MAX_PLAYERS, TRICK_CLASSES)
         log_probs = trick_log_probs(logits, features)
         return values_from_tricks(log_probs, features, self.config.scoring), log_probs
+
+
+def _greedy_rollout_if_missing(state_dict, prefix, *_args) -> None:
+    """Weights saved before networks carried a rollout rule load with the greedy one."""
+    state_dict.setdefault(prefix + "rollout_weights", torch.tensor(GREEDY_WEIGHTS))
 
 
 def masked_logits(logits: torch.Tensor, legal_mask: torch.Tensor) -> torch.Tensor:

@@ -38,17 +38,26 @@ class TorchEvaluator:
         on_cuda = self.device.type == "cuda"
         self.autocast = on_cuda if autocast is None else (autocast and on_cuda)
         self._version = version
+        self._rollout: np.ndarray | None = None
 
     @property
     def version(self) -> int:
         """Version of the weights now loaded (the learner's publication counter)."""
         return self._version
 
+    @property
+    def rollout_weights(self) -> np.ndarray:
+        """The network's learned rollout rule (``float64[rollout.NUM_WEIGHTS]``)."""
+        if self._rollout is None:
+            self._rollout = self.model.rollout_weights.detach().cpu().numpy().astype(np.float64)
+        return self._rollout
+
     def set_weights(self, state_dict: Mapping[str, torch.Tensor], version: int) -> None:
         """Load ``state_dict`` (tensors on any device) and record its ``version``."""
         self.model.load_state_dict(state_dict)
         self.model.eval()
         self._version = version
+        self._rollout = None
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if features.ndim != 2 or features.shape[1] != FEATURES:

@@ -125,6 +125,7 @@ class RunMetrics:
     replay_ratio: float | None  # configured: samples trained per position generated
     replay_ratio_last: float | None  # realised, last iteration
     replay_ratio_run: float | None  # realised, the whole run
+    rollout_agreement: float | None  # the learned rollout rule's held-out agreement, last fit
     positions_generated: int
     samples_trained: int
     actors: int

@@ -152,6 +152,7 @@ def metrics(
         replay_ratio=config.learner.replay_ratio,
         replay_ratio_last=realized_ratio(loss.get("samples", 0), loss.get("positions", 0)),
         replay_ratio_run=realized_ratio(samples, positions),
+        rollout_agreement=finite_or_none(loss.get("rollout_agreement")),
         positions_generated=positions,
         samples_trained=samples,
         actors=actors,

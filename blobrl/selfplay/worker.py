@@ -128,6 +128,11 @@ class _TimedEvaluator:
         self.lock = lock
         self.abandoned = False
 
+    @property
+    def rollout_weights(self) -> np.ndarray | None:
+        """The learned rollout rule of the network behind the evaluator (None: greedy)."""
+        return getattr(self.evaluator, "rollout_weights", None)
+
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.abandoned:
             raise _Abandoned

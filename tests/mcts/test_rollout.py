@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from blobrl.game import BID_BASE, from_deal, new_game, parse_card
@@ -10,18 +11,21 @@ from blobrl.game import rng as _rng
 from blobrl.mcts import rollout
 
 
+_RANDOM_WEIGHTS = np.random.default_rng(5).normal(size=rollout.NUM_WEIGHTS)
+
+
 def _cards(text: str) -> list[int]:
     return [parse_card(c) for c in text.split()]
 
 
-@pytest.mark.parametrize("policy", [rollout.RANDOM, rollout.GREEDY])
+@pytest.mark.parametrize("policy", [rollout.RANDOM, rollout.GREEDY, rollout.LEARNED])
 @pytest.mark.parametrize("n,c", [(3, 1), (4, 6), (5, 7), (8, 6), (3, 12)])
 def test_playouts_finish_every_hand_legally(policy, n, c):
     rs = _rng.seed_streams([n * 100 + c])
     for game in range(60):
         state = new_game(n, c, seed=game).vector.copy()
         replay = new_game(n, c, seed=game)
-        rollout.playout(state, policy, 0.1, rs, 0)
+        rollout.playout(state, policy, 0.1, _RANDOM_WEIGHTS, rs, 0)
         assert state[k.F_PHASE] == k.PHASE_TERMINAL
         # every action taken is legal when replayed through the checked API
         for action in state[k.F_HIST : k.F_HIST + state[k.F_HISTLEN]]:
