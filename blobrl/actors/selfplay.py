@@ -192,6 +192,7 @@ class SelfPlayService:
             weights, self._pending_weights = self._pending_weights, None
             settings, self._pending_settings = self._pending_settings, None
         if weights is not None:
+            state: Any
             state, version = weights
             if isinstance(state, bytes | bytearray):
                 from blobrl.nn import bytes_to_state_dict

@@ -20,7 +20,7 @@ import torch
 from blobrl.mcts.rollout import BASE, CONTEXTS, F_HIGHEST, F_RANK, F_WINS, NUM_WEIGHTS
 from blobrl.replay.decisions import CardDecisions
 
-MIN_DECISIONS = 200  # fewer and the rule in use is kept
+MIN_DECISIONS = 1000  # fewer and the rule in use is kept (120 weights to fit)
 HOLDOUT = 0.2  # share of the decisions the fit is judged on
 L2 = 1e-4  # on the weights' distance from the rule the fit starts from
 

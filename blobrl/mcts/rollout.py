@@ -163,7 +163,9 @@ def _greedy_card(state: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def card_features(state: np.ndarray, cards: np.ndarray, feats: np.ndarray) -> tuple[int, int, float]:
+def card_features(
+    state: np.ndarray, cards: np.ndarray, feats: np.ndarray
+) -> tuple[int, int, float]:
     """Features of every legal card of the player to act (in the play phase): the cards in
     ``cards[:m]`` (increasing), their features in ``feats[:m, :BASE]``. Returns ``(m, context,
     need share)``: the weight block the cards are scored with and the share of the remaining

@@ -49,6 +49,7 @@ class BlobNet(nn.Module):
 
     num_actions = NUM_ACTIONS
     num_seats = MAX_PLAYERS
+    rollout_weights: torch.Tensor  # float64[rollout.NUM_WEIGHTS], a buffer
 
     def __init__(self, config: NetworkConfig) -> None:
         super().__init__()
