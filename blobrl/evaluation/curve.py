@@ -3,7 +3,9 @@
 Picks the run's iteration checkpoints written at about the given minutes of the run (the last
 one written by then; minute 0 is when the launch wrote ``config.json``), plays each against
 each opponent on the same fresh duplicate deals, and prints a table (``--json`` for JSON);
-``--png`` draws the curve with matplotlib (``pip install blobrl[plots]``).
+``--png`` draws the curve with matplotlib (``pip install blobrl[plots]``). Each point also has
+its gain over the first checkpoint against the same opponent, paired deal by deal (the rise the
+curve is for, with an interval much narrower than the two points' own).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
+from blobrl.evaluation.engine import interval95
 from blobrl.evaluation.match import make_deals
 from blobrl.evaluation.parallel import play_parallel
 
@@ -32,6 +37,8 @@ class CurvePoint:
     diff_ci95: float
     exact_rate: float
     opponent_exact_rate: float
+    gain: float = 0.0  # diff minus the first checkpoint's, paired over the same deals
+    gain_ci95: float = 0.0
 
 
 def checkpoints_at(run_dir: Path, minutes: list[float]) -> list[tuple[float, Path]]:
@@ -64,11 +71,14 @@ def measure(
 ) -> list[CurvePoint]:
     table = make_deals(players, cards, deals, seed=seed)
     out = []
+    first: dict[str, np.ndarray] = {}  # opponent -> the first checkpoint's per-deal diffs
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         for minute, path in points:
             for opponent in opponents:
                 r = play_parallel(str(path), opponent, table, workers=workers, pool=pool)
+                per_deal = np.asarray(r.per_deal_diff, np.float64)
+                gain = per_deal - first.setdefault(opponent, per_deal)
                 point = CurvePoint(
                     minutes=round(minute, 1),
                     checkpoint=path.name,
@@ -78,11 +88,14 @@ def measure(
                     diff_ci95=round(r.diff_ci95, 3),
                     exact_rate=round(r.agent.exact_rate, 3),
                     opponent_exact_rate=round(r.opponents.exact_rate, 3),
+                    gain=round(float(gain.mean()), 3),
+                    gain_ci95=round(interval95(gain), 3) if gain.any() else 0.0,
                 )
                 log(
                     f"{point.minutes:6.1f} min  {point.checkpoint}  vs {opponent}: "
                     f"{point.diff:+.2f} ± {point.diff_ci95:.2f} "
-                    f"(exact {point.exact_rate:.1%} / {point.opponent_exact_rate:.1%})"
+                    f"(exact {point.exact_rate:.1%} / {point.opponent_exact_rate:.1%}), "
+                    f"over the first {point.gain:+.2f} ± {point.gain_ci95:.2f}"
                 )
                 out.append(point)
     return out
@@ -125,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cards", type=int, default=7)
     p.add_argument("--deals", type=int, default=200)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seed", type=int, default=CURVE_SEED, help="of the deals")
     p.add_argument("--json", metavar="OUT", type=Path, help="also write the points as JSON")
     p.add_argument("--png", metavar="OUT", type=Path, help="draw the curve (matplotlib)")
     args = p.parse_args(argv)
@@ -138,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         cards=args.cards,
         deals=args.deals,
         workers=max(1, args.workers),
+        seed=args.seed,
     )
     if args.json:
         args.json.write_text(json.dumps([asdict(x) for x in points], indent=2) + "\n")

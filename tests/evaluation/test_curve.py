@@ -42,3 +42,25 @@ def test_plot_writes_a_png(tmp_path):
     out = tmp_path / "curve.png"
     plot(points, out, title="test")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_each_point_has_its_paired_gain_over_the_first_checkpoint():
+    from pathlib import Path
+
+    from blobrl.evaluation.curve import measure
+
+    points = measure(
+        [(0.0, Path("random")), (10.0, Path("heuristic"))],
+        ["random"],
+        players=3,
+        cards=3,
+        deals=30,
+        workers=1,
+        seed=5,
+        log=lambda _line: None,
+    )
+    first, later = points
+    assert first.gain == 0.0 and first.gain_ci95 == 0.0
+    # paired over the same deals: the mean gain is the difference of the two means
+    assert abs(later.gain - (later.diff - first.diff)) < 2e-3
+    assert later.gain > 0 and 0 < later.gain_ci95 < later.diff_ci95 + first.diff_ci95
