@@ -29,8 +29,6 @@ class ReplayService:
         trump_mode: str = "rotation",
     ):
         self.buffer = ReplayBuffer(capacity)
-        self._card_decisions = card_decisions
-        self._trump_mode = trump_mode
         self.decisions = (
             CardDecisionBuffer(card_decisions, trump_mode=trump_mode) if card_decisions else None
         )
@@ -57,7 +55,9 @@ class ReplayService:
         """Drop every position (before a rebuild from the game log)."""
         self.buffer = ReplayBuffer(self.buffer.capacity)
         if self.decisions is not None:
-            self.decisions = CardDecisionBuffer(self._card_decisions, trump_mode=self._trump_mode)
+            self.decisions = CardDecisionBuffer(
+                self.decisions.capacity, trump_mode=self.decisions.trump_mode
+            )
 
     def sample(self, batch_size: int) -> TrainingBatch:
         return self.buffer.sample(batch_size, self._rng)

@@ -122,28 +122,33 @@ def _greedy_bid(state: np.ndarray) -> int:
     return k.BID_BASE + bid
 
 
-@njit(cache=True)
-def _greedy_card(state: np.ndarray) -> int:
-    p = state[k.F_PLAYER]
-    trump = state[k.F_TRUMP]
-    legal = k.legal_card_mask(state)
-    need = state[k.F_BIDS + p] - state[k.F_TRICKS + p]
+@njit(cache=True, inline="always")
+def _trick_winner(state: np.ndarray, trump: int) -> int:
+    """The card now winning the trick, -1 before its lead."""
     ntrick = state[k.F_NTRICK]
-    best = -1
-    if ntrick > 0:
-        best = state[k.F_TRICK]
-        for i in range(1, ntrick):
-            card = state[k.F_TRICK + i]
-            if _beats(card, best, trump):
-                best = card
-    # cheapest winner, highest loser, lowest and highest card overall
+    if ntrick == 0:
+        return -1
+    best = state[k.F_TRICK]
+    for i in range(1, ntrick):
+        card = state[k.F_TRICK + i]
+        if _beats(card, best, trump):
+            best = card
+    return best
+
+
+@njit(cache=True, inline="always")
+def _landmarks(legal: int, best: int, trump: int) -> tuple[int, int, int, int]:
+    """Of the cards in ``legal``: the cheapest that beats ``best``, the strongest that does not
+    (-1 for none, or when leading: ``best`` < 0), the weakest and the strongest."""
     cheap_win, cheap_win_s = -1, 1000
     high_lose, high_lose_s = -1, -1
     low, low_s = -1, 1000
     high, high_s = -1, -1
-    for card in range(k.NUM_CARDS):
-        if (legal >> card) & 1 == 0:
-            continue
+    rest = legal
+    while rest != 0:
+        bit = rest & -rest
+        rest ^= bit
+        card = k.popcount(bit - 1)
         s = _strength(card, trump)
         if s < low_s:
             low, low_s = card, s
@@ -155,6 +160,16 @@ def _greedy_card(state: np.ndarray) -> int:
                     cheap_win, cheap_win_s = card, s
             elif s > high_lose_s:
                 high_lose, high_lose_s = card, s
+    return cheap_win, high_lose, low, high
+
+
+@njit(cache=True)
+def _greedy_card(state: np.ndarray) -> int:
+    p = state[k.F_PLAYER]
+    trump = state[k.F_TRUMP]
+    need = state[k.F_BIDS + p] - state[k.F_TRICKS + p]
+    best = _trick_winner(state, trump)
+    cheap_win, high_lose, low, high = _landmarks(k.legal_card_mask(state), best, trump)
     if best < 0:  # leading
         return high if need > 0 else low
     if need > 0:
@@ -179,36 +194,15 @@ def card_features(
     need = state[k.F_BIDS + p] - state[k.F_TRICKS + p]
     ntrick = state[k.F_NTRICK]
     unseen = ~state[k.F_PLAYED] & ~hand  # cards the others may still hold
-    best = -1
-    if ntrick > 0:
-        best = state[k.F_TRICK]
-        for i in range(1, ntrick):
-            card = state[k.F_TRICK + i]
-            if _beats(card, best, trump):
-                best = card
+    best = _trick_winner(state, trump)
+    cheap_win, high_lose, low, high = _landmarks(legal, best, trump)
     m = 0
-    cheap_win, cheap_win_s = -1, 1000
-    high_lose, high_lose_s = -1, -1
-    low, low_s = -1, 1000
-    high, high_s = -1, -1
     rest = legal
     while rest != 0:
         bit = rest & -rest
         rest ^= bit
-        card = k.popcount(bit - 1)
-        cards[m] = card
+        cards[m] = k.popcount(bit - 1)
         m += 1
-        s = _strength(card, trump)
-        if s < low_s:
-            low, low_s = card, s
-        if s > high_s:
-            high, high_s = card, s
-        if best >= 0:
-            if _beats(card, best, trump):
-                if s < cheap_win_s:
-                    cheap_win, cheap_win_s = card, s
-            elif s > high_lose_s:
-                high_lose, high_lose_s = card, s
     voids = 0
     for q in range(n):
         if q != p:
