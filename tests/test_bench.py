@@ -14,6 +14,8 @@ def test_search_baseline_reports_its_keys():
     assert numbers["ismcts_sims_per_s"] > 1_000
     assert 0 < numbers["model_agent_s_per_decision_1k"] < 5
     assert 0 < numbers["model_agent_worlds_s_per_decision_1k"] < 30
+    # a hand's decisions at 2,500 simulations cost more than one decision at 1,000
+    assert numbers["laptop_play_s_per_hand"] > numbers["model_agent_s_per_decision_1k"]
 
 
 @pytest.mark.ray

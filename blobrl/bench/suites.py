@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from blobrl.mcts import BatchedSearch, SearchSettings, uniform_evaluator
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
 PLAYERS, CARDS = 5, 7
+LAPTOP = Path(__file__).resolve().parents[2] / "configs" / "laptop.yaml"
 
 
 @contextmanager
@@ -235,7 +237,10 @@ def search_baseline(quick: bool) -> dict[str, float]:
     a model agent with the default (untrained) network searching 1,000 simulations: the
     information-set search with 64 bid-weighted worlds and greedy rollouts (network rows for the
     world weights included); ``model_agent_worlds_s_per_decision_1k`` the same budget over
-    determinized worlds (8 x 125, Gumbel root) for comparison.
+    determinized worlds (8 x 125, Gumbel root) for comparison. ``laptop_play_s_per_hand``: the
+    seconds one seat's decisions of a 5x7 hand take with ``configs/laptop.yaml``'s evaluation
+    search (the default search of its checkpoints; the network untrained, which costs what a
+    trained one does) against four ``ismcts:1000``, mean over hands; the laptop bar allows 0.1 s.
     """
     from blobrl.agents import ModelAgent, play_settings
     from blobrl.agents.ismcts import IsmctsAgent, ismcts_settings
@@ -270,7 +275,37 @@ def search_baseline(quick: bool) -> dict[str, float]:
         for state in positions[:8]:
             agent.act(state)
         out[key] = (time.perf_counter() - start) / 8
+    out["laptop_play_s_per_hand"] = _laptop_play_s_per_hand(hands=4 if quick else 20)
     return out
+
+
+def _laptop_play_s_per_hand(hands: int) -> float:
+    """Mean seconds of one seat's decisions in a 5x7 hand (trump by rotation) for
+    ``configs/laptop.yaml``'s evaluation search, the other four seats ``ismcts:1000``."""
+    from blobrl.agents import ModelAgent
+    from blobrl.agents.ismcts import IsmctsAgent
+    from blobrl.config import load_config
+    from blobrl.nn import TorchEvaluator, build_network
+
+    config = load_config(LAPTOP)
+    agent = ModelAgent(
+        TorchEvaluator(build_network(config.network)), settings=config.evaluation_search, seed=0
+    )
+    other = IsmctsAgent(1000, seed=1)
+    spent = []
+    for hand in range(hands + 1):  # the first hand warms up
+        state = new_game(PLAYERS, CARDS, seed=90_000 + hand, trump_mode=config.run.trump_mode)
+        seat, seconds = hand % PLAYERS, 0.0
+        while not state.is_terminal():
+            if state.current_player == seat:
+                start = time.perf_counter()
+                action = agent.act(state)
+                seconds += time.perf_counter() - start
+            else:
+                action = other.act(state)
+            state.apply(action)
+        spent.append(seconds)
+    return float(np.mean(spent[1:]))
 
 
 SUITES: dict[str, Callable[..., dict[str, float]]] = {
