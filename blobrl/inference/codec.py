@@ -9,6 +9,7 @@ holds; the answer is ``(float32[B, 65] logits, float32[B, 8] values, version)``,
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from blobrl.data import CONT_INDEX
 from blobrl.game import FEATURES
@@ -33,15 +34,64 @@ class ModelNotLoaded(LookupError):
 
 def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``float32[B, FEATURES]`` encoded positions -> (``uint8[B, WIRE_BIT_BYTES]``,
-    ``float32[B, CONT]``), undone exactly by :func:`unpack_rows`."""
-    return np.packbits(features != 0, axis=1), features[:, CONT_INDEX]
+    ``float32[B, CONT]``), undone exactly by :func:`unpack_rows`. The bits are
+    ``np.packbits(features != 0, axis=1)``'s, the continuous part ``features[:, CONT_INDEX]``,
+    both made in one pass over each row (a search's client packs every leaf batch)."""
+    features = np.ascontiguousarray(features, dtype=np.float32)
+    rows = features.shape[0]
+    bits = np.empty((rows, WIRE_BIT_BYTES), np.uint8)
+    cont = np.empty((rows, CONT_INDEX.shape[0]), np.float32)
+    _pack(features, CONT_INDEX, bits, cont)
+    return bits, cont
 
 
 def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`pack_rows`."""
-    out = np.unpackbits(bits, axis=1, count=FEATURES).astype(np.float32)
-    out[:, CONT_INDEX] = cont
+    """Inverse of :func:`pack_rows` (the server unpacks every request)."""
+    out = np.empty((bits.shape[0], FEATURES), np.float32)
+    _unpack(np.ascontiguousarray(bits), np.ascontiguousarray(cont, np.float32), CONT_INDEX, out)
     return out
+
+
+@njit(cache=True, nogil=True)
+def _pack(features: np.ndarray, cont_index: np.ndarray, bits: np.ndarray, cont: np.ndarray) -> None:
+    """Bit ``7 - j`` of ``bits[i, b]`` is ``features[i, 8 b + j] != 0`` (numpy's big-endian
+    bit order; columns past the last feature are 0); ``cont[i] = features[i, cont_index]``."""
+    rows, width = features.shape
+    full = width // 8
+    words = features.view(np.uint32)
+    magnitude = np.uint32(0x7FFFFFFF)  # every bit but the sign: non-zero iff the float is
+    for i in range(rows):
+        f = features[i]
+        m = words[i]
+        for b in range(full):
+            v = 0
+            for j in range(8):
+                v |= ((m[8 * b + j] & magnitude) != 0) << (7 - j)
+            bits[i, b] = v
+        if full < bits.shape[1]:
+            v = 0
+            for j in range(width - 8 * full):
+                v |= ((m[8 * full + j] & magnitude) != 0) << (7 - j)
+            bits[i, full] = v
+        for c in range(cont_index.shape[0]):
+            cont[i, c] = f[cont_index[c]]
+
+
+@njit(cache=True, nogil=True)
+def _unpack(bits: np.ndarray, cont: np.ndarray, cont_index: np.ndarray, out: np.ndarray) -> None:
+    """``out[i]``: 0/1 from the bits of row ``i``, then the continuous entries from ``cont``."""
+    rows, width = out.shape
+    full = width // 8
+    for i in range(rows):
+        o = out[i]
+        for b in range(full):
+            v = bits[i, b]
+            for j in range(8):
+                o[8 * b + j] = (v >> (7 - j)) & 1
+        for j in range(width - 8 * full):
+            o[8 * full + j] = (bits[i, full] >> (7 - j)) & 1
+        for c in range(cont_index.shape[0]):
+            o[cont_index[c]] = cont[i, c]
 
 
 def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:

@@ -60,4 +60,5 @@ def best_model(tmp_path_factory) -> str:
 def test_laptop_run_beats_ismcts_1000_head_to_head_at_5x7(best_model):
     deals = make_deals(5, 7, DEALS, seed=BAR_SEED)
     result = play_parallel(best_model, "ismcts:1000", deals, workers=os.cpu_count() or 1)
+    print(f"best_model.pt against ismcts:1000: {result.to_dict()}")
     assert result.diff_mean - result.diff_ci95 > 0, result.to_dict()
