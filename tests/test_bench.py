@@ -32,6 +32,7 @@ def test_remote_stub_reports_its_keys():
         assert numbers[key] > 0
     ratio = numbers["remote_stub_games_per_min"] / numbers["remote_stub_local_games_per_min"]
     assert numbers["remote_stub_vs_local_stub"] == pytest.approx(ratio)
+    assert numbers["remote_stub_512_vs_local_stub_512"] > 0
 
 
 def test_forward_reports_its_rate_against_a_large_matmul():

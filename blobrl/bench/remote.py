@@ -10,6 +10,10 @@ stub network inside the actor gives the reference: their steady-state games/min 
 ``remote_stub_vs_local_stub`` (target at least 0.8), with the groups an actor behind a server
 gets by default (``selfplay.game_groups: auto``). ``remote_stub_one_group_games_per_min`` is
 the same remote play with one group, the actor waiting out every round trip.
+``remote_stub_512_vs_local_stub_512`` is the same ratio with 512 games a group (``selfplay.
+games_in_flight: 512``): leaf batches of about 2,800 rows, each one request through Ray's object
+store (:data:`~blobrl.inference.codec.SINGLE_REQUEST_ROWS`), where 128 games make about 700 rows
+in three inline requests; Ray's cost per call is what a larger batch spreads.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from blobrl.mcts import Evaluator
 
 LATENCY_MS = 2.0
 IN_FLIGHT = 128  # games per group, the config default
+LARGE_GROUP = 512  # games per group of the large-batch variant (a leaf batch of ~2,800 rows)
 PLAYERS, CARDS = 5, 7
 
 
@@ -121,8 +126,8 @@ class _StubSelfPlay:
         return searched, games, positions
 
 
-def _decisions(ray, server, *, groups: int, warm_s: float, seconds: float):
-    actor = ray.remote(num_cpus=1)(_StubSelfPlay).remote(server, groups, IN_FLIGHT)
+def _decisions(ray, server, *, groups: int, warm_s: float, seconds: float, in_flight: int):
+    actor = ray.remote(num_cpus=1)(_StubSelfPlay).remote(server, groups, in_flight)
     try:
         ray.get(actor.decisions.remote(0.0, 1.0, 900_000), timeout=TIMEOUT_S)  # compile
         return ray.get(actor.decisions.remote(warm_s, seconds, 0), timeout=TIMEOUT_S)
@@ -145,18 +150,20 @@ def remote(quick: bool) -> dict[str, float]:
         if started:
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     rounds, warm_s, seconds = (1, 1.0, 4.0) if quick else (2, 3.0, 15.0)
-    best = {"local": 0.0, "one": 0.0, "grouped": 0.0}
+    best = {"local": 0.0, "one": 0.0, "grouped": 0.0, "local_large": 0.0, "grouped_large": 0.0}
     games = positions = 0
     try:
         server = start_stub_server(ray, latency_ms=LATENCY_MS)
         for _ in range(rounds):
-            for name, handle, groups in (
-                ("local", None, 1),
-                ("one", server, 1),
-                ("grouped", server, SERVER_GAME_GROUPS),
+            for name, handle, groups, in_flight in (
+                ("local", None, 1, IN_FLIGHT),
+                ("one", server, 1, IN_FLIGHT),
+                ("grouped", server, SERVER_GAME_GROUPS, IN_FLIGHT),
+                ("local_large", None, 1, LARGE_GROUP),
+                ("grouped_large", server, SERVER_GAME_GROUPS, LARGE_GROUP),
             ):
                 searched, finished, played = _decisions(
-                    ray, handle, groups=groups, warm_s=warm_s, seconds=seconds
+                    ray, handle, groups=groups, warm_s=warm_s, seconds=seconds, in_flight=in_flight
                 )
                 best[name] = max(best[name], searched / seconds * 60.0)
                 games, positions = games + finished, positions + played
@@ -173,4 +180,7 @@ def remote(quick: bool) -> dict[str, float]:
         "remote_stub_groups": float(SERVER_GAME_GROUPS),
         "remote_stub_latency_ms": LATENCY_MS,
         "remote_stub_vs_local_stub": best["grouped"] / best["local"] if best["local"] else 0.0,
+        "remote_stub_512_vs_local_stub_512": (
+            best["grouped_large"] / best["local_large"] if best["local_large"] else 0.0
+        ),
     }

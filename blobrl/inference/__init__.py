@@ -13,6 +13,7 @@ The Ray actor and the link over its handle are :mod:`blobrl.actors.inference`.
 
 from blobrl.inference.client import InferenceClient, NoAnswer, ServerLink
 from blobrl.inference.codec import (
+    SINGLE_REQUEST_ROWS,
     WIRE_BIT_BYTES,
     WIRE_ROWS,
     Answer,
@@ -24,6 +25,7 @@ from blobrl.inference.codec import (
 from blobrl.inference.server import InferenceServer, InferenceStats, Weights, resolve_device
 
 __all__ = [
+    "SINGLE_REQUEST_ROWS",
     "WIRE_BIT_BYTES",
     "WIRE_ROWS",
     "Answer",

@@ -2,10 +2,10 @@
 
 :class:`InferenceClient` is the evaluator a self-play or evaluation search calls
 (``client(features) -> (logits, values)``). It packs the rows (:func:`pack_rows`), sends them in
-requests of at most :data:`WIRE_ROWS`, all at once (the server batches them together again), and
-puts the answers back together. How a request reaches the server is a :class:`ServerLink`: the
-actors layer gives one over a Ray actor handle (:class:`blobrl.actors.inference.RayLink`), tests
-give a fake.
+requests of at most :data:`WIRE_ROWS`, all at once (the server batches them together again), or
+as one request when there are more than :data:`SINGLE_REQUEST_ROWS`, and puts the answers back
+together. How a request reaches the server is a :class:`ServerLink`: the actors layer gives one
+over a Ray actor handle (:class:`blobrl.actors.inference.RayLink`), tests give a fake.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from blobrl.inference.codec import WIRE_ROWS, Answer, ModelNotLoaded, pack_rows
+from blobrl.inference.codec import (
+    SINGLE_REQUEST_ROWS,
+    WIRE_ROWS,
+    Answer,
+    ModelNotLoaded,
+    pack_rows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,9 @@ class InferenceClient:
     restart, and the request is sent again.
 
     Rows go packed (:func:`pack_rows`), in requests of at most :data:`WIRE_ROWS` sent all at
-    once (the server batches them together again), so that Ray passes them inline.
+    once (the server batches them together again), so that Ray passes them inline; a batch of
+    more than :data:`SINGLE_REQUEST_ROWS` rows goes as one request (through Ray's object store),
+    which costs less than the many calls it would take inline.
 
     A request that still has no answer after ``timeout_s`` (lost in a restart, say) is
     cancelled and sent again, so a search never waits forever on one request.
@@ -93,7 +101,8 @@ class InferenceClient:
         """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
         features = np.asarray(features, dtype=np.float32)
         rows = features.shape[0]
-        packed = [pack_rows(features[i : i + WIRE_ROWS]) for i in range(0, rows, WIRE_ROWS)]
+        step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS  # one request through the store
+        packed = [pack_rows(features[i : i + step]) for i in range(0, rows, step)]
         while True:
             pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]
             try:

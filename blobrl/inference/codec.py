@@ -22,6 +22,13 @@ from blobrl.game import FEATURES
 # leaf batch to a server actor with a 16-wide network (so that the round trip dominates, as it
 # does with a GPU): 10.1 ms as one float32 request, 8.3 ms as two packed ones.
 WIRE_ROWS = 320
+# A leaf batch of more rows than this goes as one request through the object store instead:
+# Ray's cost per call (about 0.4 ms of the caller's CPU to send, measured on 2 cores) outweighs
+# the store's per-byte cost once a batch needs more than a few inline calls. One self-play actor
+# behind the 2 ms stand-in server, 4 groups of 512 games (about 2,800 rows a batch): 61,000 and
+# 77,000 decisions/min as one request against 46,000 and 46,000 in 320-row requests (two runs
+# each, alternating); with 128 games a group (about 700 rows) the inline requests stay ahead.
+SINGLE_REQUEST_ROWS = 1024
 WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (data.STORED_BIT_BYTES: flags only)
 
 Answer = tuple[np.ndarray, np.ndarray, int]  # (logits [B, 65], values [B, 8], weights version)

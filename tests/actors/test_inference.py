@@ -21,7 +21,7 @@ from inference.nets import (
 
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.inference import InferenceServerActor, RemoteEvaluator
-from blobrl.inference import WIRE_ROWS, ModelNotLoaded
+from blobrl.inference import SINGLE_REQUEST_ROWS, WIRE_ROWS, ModelNotLoaded
 from blobrl.mcts import SearchSettings
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
@@ -99,6 +99,11 @@ def test_a_leaf_batch_larger_than_one_request_comes_back_whole_and_in_order(ray_
     assert stats.requests == 3 and stats.rows == x.shape[0]
     logits, values = evaluator(x[:0])
     assert logits.shape == (0, 65) and values.shape == (0, 8)
+    # a batch too large for a few inline calls goes whole, through the object store
+    big = encoded_positions(SINGLE_REQUEST_ROWS + 5, seed=8)
+    assert_rows_match(evaluator(big), reference(0)(big))
+    stats = ray.get(server.stats.remote())
+    assert stats.requests == 4 and stats.rows == x.shape[0] + big.shape[0]
     ray.kill(server)
 
 

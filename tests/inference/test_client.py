@@ -10,7 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from blobrl.inference import WIRE_ROWS, InferenceClient, ModelNotLoaded, NoAnswer, unpack_request
+from blobrl.inference import (
+    SINGLE_REQUEST_ROWS,
+    WIRE_ROWS,
+    InferenceClient,
+    ModelNotLoaded,
+    NoAnswer,
+    unpack_request,
+)
 
 from .nets import features
 
@@ -66,6 +73,23 @@ def test_a_leaf_batch_goes_in_wire_sized_requests_and_comes_back_whole_in_order(
     np.testing.assert_array_equal(values, expected[1])
     assert link.sent == [(WIRE_ROWS, None), (WIRE_ROWS, None), (17, None)]
     assert client.version == 5 and link.asked_version == 0  # the newest weights answered
+
+
+def test_a_leaf_batch_above_the_single_request_size_goes_as_one_request():
+    # Many inline calls cost more than one call through the object store: a large batch is
+    # sent whole, and its answer is still every row in order.
+    for rows, sent in (
+        (SINGLE_REQUEST_ROWS, [WIRE_ROWS] * (SINGLE_REQUEST_ROWS // WIRE_ROWS)),
+        (SINGLE_REQUEST_ROWS + 1, [SINGLE_REQUEST_ROWS + 1]),
+        (3 * SINGLE_REQUEST_ROWS, [3 * SINGLE_REQUEST_ROWS]),
+    ):
+        x = features(rows, seed=rows)
+        link = FakeLink()
+        logits, values = InferenceClient(link)(x)
+        np.testing.assert_array_equal(logits, rowwise(x)[0])
+        np.testing.assert_array_equal(values, rowwise(x)[1])
+        chunks = [size for size, _ in link.sent]
+        assert chunks[: len(sent)] == sent and sum(chunks) == rows
 
 
 def test_the_version_is_asked_of_the_server_once_before_the_first_answer():
