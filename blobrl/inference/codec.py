@@ -53,9 +53,9 @@ def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`pack_rows` (the server unpacks every request)."""
-    out = np.empty((bits.shape[0], FEATURES), np.float32)
-    _unpack(np.ascontiguousarray(bits), np.ascontiguousarray(cont, np.float32), CONT_INDEX, out)
+    """Inverse of :func:`pack_rows`."""
+    out = np.unpackbits(bits, axis=1, count=FEATURES).astype(np.float32)
+    out[:, CONT_INDEX] = cont
     return out
 
 
@@ -75,30 +75,13 @@ def _pack(features: np.ndarray, cont_index: np.ndarray, bits: np.ndarray, cont: 
             for j in range(8):
                 v |= ((m[8 * b + j] & magnitude) != 0) << (7 - j)
             bits[i, b] = v
-        if full < bits.shape[1]:
+        if full < bits.shape[1]:  # the last byte's columns past the last feature stay 0
             v = 0
             for j in range(width - 8 * full):
                 v |= ((m[8 * full + j] & magnitude) != 0) << (7 - j)
             bits[i, full] = v
         for c in range(cont_index.shape[0]):
             cont[i, c] = f[cont_index[c]]
-
-
-@njit(cache=True, nogil=True)
-def _unpack(bits: np.ndarray, cont: np.ndarray, cont_index: np.ndarray, out: np.ndarray) -> None:
-    """``out[i]``: 0/1 from the bits of row ``i``, then the continuous entries from ``cont``."""
-    rows, width = out.shape
-    full = width // 8
-    for i in range(rows):
-        o = out[i]
-        for b in range(full):
-            v = bits[i, b]
-            for j in range(8):
-                o[8 * b + j] = (v >> (7 - j)) & 1
-        for j in range(width - 8 * full):
-            o[8 * full + j] = (bits[i, full] >> (7 - j)) & 1
-        for c in range(cont_index.shape[0]):
-            o[cont_index[c]] = cont[i, c]
 
 
 def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:

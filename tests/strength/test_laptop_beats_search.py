@@ -3,10 +3,10 @@ the search baseline without learning, ``ismcts:1000``, head-to-head at 5 players
 
 Protocol: ``best_model.pt`` with its default search (the run's evaluation search: information-set
 search of 2,200 simulations over bid-weighted worlds with the network's learned rollout rule,
-about 0.07 s for one seat's decisions in a 5x7 hand on one core, ``laptop_play_s_per_hand``) takes each seat of every deal in turn
-against four ``ismcts:1000`` players; the paired difference (its mean score a hand minus
-theirs, per deal) must have its 95% interval above zero over 400 duplicate deals that no
-setting was tuned on (``BAR_SEED``).
+about 0.07 s for one seat's decisions in a 5x7 hand on one core, ``laptop_play_s_per_hand``)
+takes each seat of every deal in turn against four ``ismcts:1000`` players; the paired
+difference (its mean score a hand minus theirs, per deal) must have its 95% interval above zero
+over 400 duplicate deals that no setting was tuned on (``BAR_SEED``).
 
 Slow (the training run, then about 5 minutes of matches on 2 cores): ``make test-slow`` or
 ``pytest -m slow tests/strength``. docs/strength.md has the numbers. The training limit is looser
