@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from blobrl.bench.suites import forward, search_baseline
+from blobrl.bench import openspiel
+from blobrl.bench.suites import engine, forward, search_baseline
 
 
 def test_search_baseline_reports_its_keys():
@@ -39,3 +40,38 @@ def test_forward_reports_its_rate_against_a_large_matmul():
     numbers = forward(quick=True)
     assert numbers["forward_evals_per_s"] > 0
     assert math.isfinite(numbers["forward_vs_gemm"]) and numbers["forward_vs_gemm"] > 0
+
+
+def test_engine_reports_the_api_against_openspiel_driven_the_same_way():
+    pytest.importorskip("pyspiel", reason="open_spiel (dev extra) has wheels for Linux x86_64 only")
+    numbers = engine(quick=True)
+    assert numbers["engine_games_per_s"] > numbers["engine_api_games_per_s"] > 100
+    assert numbers["openspiel_api_games_per_s"] > 100
+    ratio = numbers["engine_api_games_per_s"] / numbers["openspiel_api_games_per_s"]
+    assert numbers["engine_api_vs_openspiel"] == pytest.approx(ratio)
+    assert "openspiel_skipped" not in numbers
+
+
+def test_openspiel_plays_the_same_hand_size_one_move_per_call():
+    """The reference is 5 bids and 35 cards a hand, like blobrl's 5x7; its other moves are the
+    chance moves of dealing."""
+    pyspiel = pytest.importorskip("pyspiel", reason="open_spiel has wheels for Linux x86_64 only")
+    state = openspiel.openspiel_game(5, 7).new_initial_state()
+    moves = 0
+    while not state.is_terminal():
+        if state.current_player() != pyspiel.PlayerId.CHANCE:
+            moves += 1
+        state.apply_action(state.legal_actions()[0])
+    assert moves == 5 + 5 * 7
+
+
+def test_without_openspiel_the_comparison_is_null_with_its_reason(monkeypatch):
+    def missing(players, cards):
+        raise ImportError("OpenSpiel is not installed (no module named 'pyspiel')")
+
+    monkeypatch.setattr(openspiel, "openspiel_game", missing)
+    numbers = openspiel.compare(5, 7, rounds=1, seconds=0.05)
+    assert numbers["engine_api_games_per_s"] > 100
+    assert numbers["openspiel_api_games_per_s"] is None
+    assert numbers["engine_api_vs_openspiel"] is None
+    assert "not installed" in str(numbers["openspiel_skipped"])

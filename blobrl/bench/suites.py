@@ -9,14 +9,14 @@ numbers are noisier.
 from __future__ import annotations
 
 import os
-import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from blobrl.bench import openspiel
 from blobrl.bench.actors import actors
 from blobrl.bench.gamelog import gamelog
 from blobrl.bench.inference import inference
@@ -60,7 +60,7 @@ def _rate(work: Callable[[], int], *, min_seconds: float) -> float:
             return done / elapsed
 
 
-def engine(quick: bool) -> dict[str, float]:
+def engine(quick: bool) -> dict[str, float | str | None]:
     """Random playouts of whole 5x7 hands.
 
     ``engine_games_per_s`` is the compiled core that search and self-play run on (deal, legal
@@ -68,22 +68,17 @@ def engine(quick: bool) -> dict[str, float]:
     API one move at a time (``legal_actions``/``apply`` per move), as an agent or a tool would:
     one crossing into numba per move (``apply`` returns the next legal set, which
     ``legal_actions`` unpacks in Python), plus the numpy draws of the deal in ``new_game``.
+    ``engine_api_vs_openspiel`` is its rate over OpenSpiel's ``oh_hell`` driven the same way, in
+    alternating windows of this run (:mod:`blobrl.bench.openspiel`; None without OpenSpiel).
     """
     rs = _rng.seed_streams([1])
     k.playout_games(PLAYERS, CARDS, 10, rs)
     batch = 2_000 if quick else 20_000
     core = _rate(lambda: (k.playout_games(PLAYERS, CARDS, batch, rs), batch)[1], min_seconds=1.0)
-    rng = np.random.default_rng(0)
-    pick = random.Random(0).choice
-
-    def api_game() -> int:
-        state = new_game(PLAYERS, CARDS, seed=rng)
-        while not state.is_terminal():
-            state.apply(pick(state.legal_actions()))
-        return 1
-
-    api = _rate(api_game, min_seconds=0.5 if quick else 2.0)
-    return {"engine_games_per_s": core, "engine_api_games_per_s": api}
+    api = openspiel.compare(
+        PLAYERS, CARDS, rounds=2 if quick else 4, seconds=0.25 if quick else 1.0
+    )
+    return {"engine_games_per_s": core, **api}
 
 
 def determinization(quick: bool) -> dict[str, float]:
@@ -308,7 +303,7 @@ def _laptop_play_s_per_hand(hands: int) -> float:
     return float(np.mean(spent[1:]))
 
 
-SUITES: dict[str, Callable[..., dict[str, float]]] = {
+SUITES: dict[str, Callable[..., Mapping[str, float | str | None]]] = {
     "engine": engine,
     "determinization": determinization,
     "mcts": mcts,
@@ -323,9 +318,16 @@ SUITES: dict[str, Callable[..., dict[str, float]]] = {
 }
 
 
+def _shown(value: float | str | None) -> str:
+    """A result as the log line shows it: numbers with separators, a skip's reason as it is."""
+    if value is None:
+        return "null"
+    return value if isinstance(value, str) else f"{value:,.1f}"
+
+
 def run_benchmarks(*, quick: bool = False, only: list[str] | None = None, log=print) -> dict:
     """Run the suites (all, or ``only``) on one core and return every number by key."""
-    results: dict[str, float] = {}
+    results: dict[str, float | str | None] = {}
     with one_core():
         for name, suite in SUITES.items():
             if only and name not in only:
@@ -334,7 +336,7 @@ def run_benchmarks(*, quick: bool = False, only: list[str] | None = None, log=pr
             numbers = suite(quick)
             log(
                 f"{name:>16}: "
-                + ", ".join(f"{key}={value:,.1f}" for key, value in numbers.items())
+                + ", ".join(f"{key}={_shown(value)}" for key, value in numbers.items())
                 + f"  ({time.perf_counter() - start:.1f} s)"
             )
             results.update(numbers)

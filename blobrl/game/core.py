@@ -170,6 +170,23 @@ def deal_masks(deck: np.ndarray, n: int, c: int, out: np.ndarray) -> None:
         out[p] = m
 
 
+@njit(cache=True)
+def deal_state(
+    state: np.ndarray,
+    deck: np.ndarray,
+    n: int,
+    c: int,
+    dealer: int,
+    trump: int,
+    turnup: int,
+    scoring: int,
+) -> None:
+    """``init_state`` of the hand that deals ``c`` cards each from the shuffled ``deck``."""
+    hands = np.zeros(MAX_PLAYERS, np.int64)
+    deal_masks(deck, n, c, hands)
+    init_state(state, hands, n, c, dealer, trump, turnup, scoring)
+
+
 # ---- queries ----------------------------------------------------------------------------------
 @njit(cache=True)
 def hook_bid(state: np.ndarray) -> int:

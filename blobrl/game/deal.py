@@ -18,7 +18,7 @@ from blobrl.game.checks import (
     is_int,
 )
 from blobrl.game.names import SUIT_NAMES, card_name
-from blobrl.game.state import BlobState, make_state
+from blobrl.game.state import BlobState, dealt_state, make_state
 
 
 def turn_up(deck: Sequence[int] | np.ndarray, dealt: int) -> tuple[int, int]:
@@ -53,9 +53,9 @@ def new_game(
         raise GameError(f"trump_mode must be one of {list(TRUMP_MODES)}, got {trump_mode!r}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     deck = rng.permutation(k.NUM_CARDS)
+    if deck.dtype != np.int64:  # numpy's intp, int64 wherever blobrl runs; the kernel needs it
+        deck = deck.astype(np.int64)
     dealt = num_players * cards
-    hands = np.zeros(k.MAX_PLAYERS, np.int64)
-    k.deal_masks(deck, num_players, cards, hands)
     turnup = k.NO_CARD
     if isinstance(trump, str):
         if trump != "auto":
@@ -71,8 +71,8 @@ def new_game(
         trump_id = check_trump(trump)
     seat = int(rng.integers(num_players)) if dealer is None else dealer
     seat = check_seat("dealer", seat, num_players)
-    return make_state(
-        hands,
+    return dealt_state(
+        deck,
         num_players=num_players,
         cards=cards,
         dealer=seat,

@@ -64,23 +64,20 @@ def apply_code(state: np.ndarray, action: int) -> int:
     return legal_code(state)
 
 
-class _Ids(dict[int, tuple[int, ...]]):
-    """``chunk -> ids``: the set bits of a 13-bit chunk as action ids ``base + bit``, filled on
-    first use (at most 8,192 entries)."""
-
-    def __init__(self, base: int):
-        super().__init__()
-        self.base = base
-
-    def __missing__(self, chunk: int) -> tuple[int, ...]:
-        ids = tuple(self.base + r for r in range(NUM_RANKS) if chunk >> r & 1)
-        self[chunk] = ids
-        return ids
+def _ids_table(base: int) -> tuple[tuple[int, ...], ...]:
+    """``table[chunk]``: the set bits of a 13-bit ``chunk`` as action ids ``base + bit``, in
+    increasing order, for every chunk (8,192 tuples; a tuple indexed by an int is the cheapest
+    lookup Python has, and the whole table takes a few milliseconds to build)."""
+    ids: list[tuple[int, ...]] = [()] * (CHUNK + 1)
+    for chunk in range(1, CHUNK + 1):
+        rest = chunk & (chunk - 1)  # without its lowest bit
+        ids[chunk] = (base + (chunk ^ rest).bit_length() - 1, *ids[rest])
+    return tuple(ids)
 
 
 # Card ids of each suit's chunk, and bid actions (52 + b) of a bids chunk.
-SUIT_IDS = tuple(_Ids(NUM_RANKS * s) for s in range(NUM_SUITS))
-BID_IDS = _Ids(BID_BASE)
+SUIT_IDS = tuple(_ids_table(NUM_RANKS * s) for s in range(NUM_SUITS))
+BID_IDS = _ids_table(BID_BASE)
 _S0, _S1, _S2, _S3 = SUIT_IDS
 
 

@@ -36,6 +36,7 @@ _apply_code: Callable[[np.ndarray, int], int] = legal.apply_code
 _legal_code: Callable[[np.ndarray], int] = legal.legal_code
 _scores: Callable[[np.ndarray, np.ndarray], None] = k.scores
 _init_state: Callable[..., None] = k.init_state
+_deal_state: Callable[..., None] = k.deal_state
 _bound = False
 _new_state = object.__new__
 
@@ -48,12 +49,13 @@ def _entry(kernel: Callable[..., object], *signature: types.Type) -> Callable[..
 
 
 def _bind_kernels() -> None:
-    global _apply_code, _legal_code, _scores, _init_state, _bound
+    global _apply_code, _legal_code, _scores, _init_state, _deal_state, _bound
     vec, floats, i64 = _VECTOR_TYPE, types.Array(types.float64, 1, "C"), types.int64
     _apply_code = _entry(legal.apply_code, vec, i64)  # type: ignore[assignment]
     _legal_code = _entry(legal.legal_code, vec)  # type: ignore[assignment]
     _scores = _entry(k.scores, vec, floats)  # type: ignore[assignment]
     _init_state = _entry(k.init_state, vec, vec, *[i64] * 6)  # type: ignore[assignment]
+    _deal_state = _entry(k.deal_state, vec, vec, *[i64] * 6)  # type: ignore[assignment]
     _bound = True
 
 
@@ -78,6 +80,7 @@ def _check_vector(vector: object) -> np.ndarray:
 
 _S0, _S1, _S2, _S3 = legal.SUIT_IDS
 _BID_IDS, _BIDDING, _CHUNK = legal.BID_IDS, legal.BIDDING, legal.CHUNK
+_HISTLEN, _PHASE, _TERMINAL, _ACTIONS = k.F_HISTLEN, k.F_PHASE, k.PHASE_TERMINAL, k.NUM_ACTIONS
 _VOIDS = tuple(tuple(s for s in range(k.NUM_SUITS) if m >> s & 1) for m in range(16))
 
 
@@ -217,7 +220,7 @@ class BlobState:
         return legal.cards_of(m[k.F_HANDS + player])
 
     def legal_actions(self) -> list[int]:
-        at = self._m[k.F_HISTLEN]
+        at = self._m[_HISTLEN]
         if at != self._at:
             self._code = _legal_code(self._s)
             self._at = at
@@ -239,7 +242,7 @@ class BlobState:
         return out
 
     def is_terminal(self) -> bool:
-        return self._m[k.F_PHASE] == k.PHASE_TERMINAL
+        return self._m[_PHASE] == _TERMINAL
 
     def scores(self) -> list[int]:
         """Score of each seat (RULES.md, Scoring); running totals before the end."""
@@ -249,15 +252,17 @@ class BlobState:
 
     def apply(self, action: int) -> None:
         """Apply ``action`` in place; raise :class:`IllegalActionError` naming why not."""
-        if type(action) is not int and not is_int(action):
-            raise IllegalActionError(f"action must be an integer id 0..64, got {action!r}")
-        if not 0 <= action < k.NUM_ACTIONS:
-            raise IllegalActionError(self._explain(int(action), k.ERR_RANGE))
+        if type(action) is not int or not 0 <= action < _ACTIONS:
+            if not is_int(action):
+                raise IllegalActionError(f"action must be an integer id 0..64, got {action!r}")
+            if not 0 <= action < _ACTIONS:
+                raise IllegalActionError(self._explain(int(action), k.ERR_RANGE))
+            action = int(action)  # a numpy integer in range
         code = _apply_code(self._s, action)
         if code < 0:
-            raise IllegalActionError(self._explain(int(action), -code))
+            raise IllegalActionError(self._explain(action, -code))
         self._code = code
-        self._at = self._m[k.F_HISTLEN]
+        self._at = self._m[_HISTLEN]
 
     def _explain(self, action: int, err: int) -> str:
         who = self.current_player
@@ -293,6 +298,16 @@ class BlobState:
         )
 
 
+def _wrap(vec: np.ndarray) -> BlobState:
+    """A BlobState over ``vec``, a vector the kernels just filled (so no checks)."""
+    state = _new_state(BlobState)
+    state._s = vec
+    state._m = vec.data
+    state._code = 0
+    state._at = -1
+    return state
+
+
 def make_state(
     hands: np.ndarray,
     *,
@@ -306,11 +321,25 @@ def make_state(
     """A fresh hand; ``hands`` is ``int64[MAX_PLAYERS]``, the card mask of each seat."""
     if not _bound:
         _bind_kernels()
-    vec = np.zeros(k.STATE_SIZE, np.int64)
+    vec = np.empty(k.STATE_SIZE, np.int64)
     _init_state(vec, hands, num_players, cards, dealer, trump, turnup, scoring)
-    state = _new_state(BlobState)
-    state._s = vec
-    state._m = vec.data
-    state._code = 0
-    state._at = -1
-    return state
+    return _wrap(vec)
+
+
+def dealt_state(
+    deck: np.ndarray,
+    *,
+    num_players: int,
+    cards: int,
+    dealer: int,
+    trump: int,
+    turnup: int,
+    scoring: int,
+) -> BlobState:
+    """A fresh hand dealing ``cards`` cards each from ``deck``, an ``int64[52]`` shuffled pack
+    (card ids): seat ``p`` gets ``deck[p * cards : (p + 1) * cards]``."""
+    if not _bound:
+        _bind_kernels()
+    vec = np.empty(k.STATE_SIZE, np.int64)
+    _deal_state(vec, deck, num_players, cards, dealer, trump, turnup, scoring)
+    return _wrap(vec)

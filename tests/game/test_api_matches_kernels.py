@@ -26,6 +26,7 @@ from blobrl.game import (
     action_name,
     card_name,
     feasible_deals,
+    legal,
     new_game,
 )
 from blobrl.game import core as kernels
@@ -214,6 +215,32 @@ def test_numpy_integer_ids_are_accepted_like_ints():
         b.apply(np.int64(action) if action % 2 else np.uint8(action))
     np.testing.assert_array_equal(a.vector, b.vector)
     assert a.hand(np.int64(0)) == b.hand(0) == []
+
+
+@given(st.integers(0, 2**52 - 1))
+def test_a_card_mask_unpacks_to_its_set_bits_in_order(mask):
+    assert legal.cards_of(mask) == [c for c in range(52) if mask >> c & 1]
+
+
+def test_every_bid_chunk_unpacks_to_its_bid_actions():
+    for chunk in range(legal.CHUNK + 1):
+        expected = tuple(BID_BASE + b for b in range(13) if chunk >> b & 1)
+        assert legal.BID_IDS[chunk] == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sampled_from(FEASIBLE), st.integers(0, 2**32 - 1))
+def test_a_seed_deals_the_shuffled_pack_in_seat_order(deal, seed):
+    """``new_game(seed=s)`` deals ``default_rng(s).permutation(52)``, ``c`` cards a seat in
+    order, then draws the trump and the dealer: runs and evaluation deal sets name deals by seed."""
+    n, c = deal
+    rng = np.random.default_rng(seed)
+    deck = rng.permutation(52)
+    trump, dealer = int(rng.integers(5)), int(rng.integers(n))
+    state = new_game(n, c, seed=seed)
+    for seat in range(n):
+        assert state.hand(seat) == sorted(deck[seat * c : (seat + 1) * c].tolist())
+    assert (state.trump, state.dealer) == (None if trump == 4 else trump, dealer)
 
 
 def test_a_state_survives_pickling_and_keeps_playing():
