@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 import ray
 
-from blobrl.inference import Answer, InferenceClient, InferenceServer, NoAnswer
+from blobrl.inference import Answer, InferenceClient, InferenceServer, NoAnswer, ServerLink
+from blobrl.inference.channel import ChannelLink, ChannelSpec
 
 # Every concurrent evaluate call holds one slot; self-play actors have one in flight each.
 MAX_CONCURRENCY = 1000
+ATTACH_TIMEOUT_S = 30.0  # a server that is restarting answers once it is up
 InferenceServerActor = ray.remote(max_concurrency=MAX_CONCURRENCY)(InferenceServer)  # type: ignore[call-overload]
 
 
@@ -55,7 +58,9 @@ class RayLink:
 
 class RemoteEvaluator(InferenceClient):
     """``evaluator(features) -> (logits, values)`` through an :data:`InferenceServerActor`
-    ``handle``: an :class:`~blobrl.inference.InferenceClient` over a :class:`RayLink`."""
+    ``handle``: an :class:`~blobrl.inference.InferenceClient` over a :class:`RayLink`, or, with
+    ``channel`` (the default) and the server on this machine, over a shared-memory
+    :class:`~blobrl.inference.channel.ChannelLink` that falls back on the RayLink."""
 
     def __init__(
         self,
@@ -64,6 +69,15 @@ class RemoteEvaluator(InferenceClient):
         model: str | None = None,
         reload: Callable[[], None] | None = None,
         timeout_s: float = 30.0,
+        channel: bool = True,
     ) -> None:
-        super().__init__(RayLink(handle), model=model, reload=reload, timeout_s=timeout_s)
+        link: ServerLink = RayLink(handle)
+        if channel:
+            link = ChannelLink(link, attach=partial(_attach, handle), model=model)
+        super().__init__(link, model=model, reload=reload, timeout_s=timeout_s)
         self.handle = handle
+
+
+def _attach(handle: Any, spec: ChannelSpec) -> int | None:
+    """Ask the server behind ``handle`` to map a channel (None from a server that cannot)."""
+    return ray.get(handle.attach_channel.remote(spec), timeout=ATTACH_TIMEOUT_S)

@@ -26,6 +26,7 @@ import numpy as np
 
 from blobrl.bench.inference import TIMEOUT_S, _all_cores
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
+from blobrl.inference.channel import ServesChannels
 from blobrl.mcts import Evaluator
 
 LATENCY_MS = 2.0
@@ -44,7 +45,7 @@ def stub_network(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return logits, values
 
 
-class StubInferenceServer:
+class StubInferenceServer(ServesChannels):
     """Answers leaf batches as the InferenceServer does, from ``network``, each ``latency_ms``
     after its request arrived (longer only if the stub itself takes longer).
 

@@ -53,6 +53,11 @@ class ServerLink(Protocol):
         ...
 
 
+# A link may also have ``max_rows`` (int or None): the most rows it wants in one request, where
+# the client's own chunking (WIRE_ROWS inline, SINGLE_REQUEST_ROWS) suits Ray's calls but not
+# a shared-memory channel (blobrl.inference.channel).
+
+
 class InferenceClient:
     """``client(features) -> (logits, values)`` through ``link``, for a search in another
     process. ``version`` is the version of the weights behind the latest answer (asked of the
@@ -101,7 +106,9 @@ class InferenceClient:
         """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
         features = np.asarray(features, dtype=np.float32)
         rows = features.shape[0]
-        step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS  # one request through the store
+        step = getattr(self.link, "max_rows", None)  # a link's own request size, if it has one
+        if not step:
+            step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS  # one through the store
         packed = [pack_rows(features[i : i + step]) for i in range(0, rows, step)]
         while True:
             pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]

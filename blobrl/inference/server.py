@@ -32,6 +32,7 @@ import torch
 
 from blobrl.game import FEATURES
 from blobrl.inference.batcher import Piece, Request, RequestQueue, deliver
+from blobrl.inference.channel import ServesChannels
 from blobrl.inference.codec import Answer, ModelNotLoaded, unpack_request
 from blobrl.nn import (
     BlobNet,
@@ -74,7 +75,7 @@ class _Swap:
     future: asyncio.Future[None]
 
 
-class InferenceServer:
+class InferenceServer(ServesChannels):
     """Dynamic-batching evaluator over one :class:`TorchEvaluator`.
 
     ``network`` is a :class:`NetworkConfig` (a fresh network is built, then ``weights`` loaded)

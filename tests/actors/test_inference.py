@@ -1,6 +1,7 @@
 """The InferenceServer as a Ray actor: two self-play workers share one, a leaf batch larger
-than one request comes back whole, lost requests are sent again and lost networks loaded again
-(the RemoteEvaluator over a RayLink), and arenas play through it. The plain server and client
+than one request comes back whole, a server on the same machine is reached through shared
+memory, lost requests are sent again and lost networks loaded again (the RemoteEvaluator over
+a RayLink), and arenas play through it. The plain server and client
 are tested without Ray in tests/inference."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from inference.nets import (
 from blobrl.actors.evaluator import EvaluatorService
 from blobrl.actors.inference import InferenceServerActor, RemoteEvaluator
 from blobrl.inference import SINGLE_REQUEST_ROWS, WIRE_ROWS, ModelNotLoaded
+from blobrl.inference.channel import SLOT_ROWS
 from blobrl.mcts import SearchSettings
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
@@ -91,7 +93,7 @@ def test_a_leaf_batch_larger_than_one_request_comes_back_whole_and_in_order(ray_
     server = InferenceServerActor.remote(
         SMALL, weights=weight_bytes(0), version=4, device="cpu", max_wait_ms=20.0, torch_threads=1
     )
-    evaluator = RemoteEvaluator(server)
+    evaluator = RemoteEvaluator(server, channel=False)  # every request through Ray
     x = encoded_positions(2 * WIRE_ROWS + 17, seed=7)
     assert_rows_match(evaluator(x), reference(0)(x))
     assert evaluator.version == 4
@@ -104,6 +106,27 @@ def test_a_leaf_batch_larger_than_one_request_comes_back_whole_and_in_order(ray_
     assert_rows_match(evaluator(big), reference(0)(big))
     stats = ray.get(server.stats.remote())
     assert stats.requests == 4 and stats.rows == x.shape[0] + big.shape[0]
+    ray.kill(server)
+
+
+@pytest.mark.ray
+def test_a_server_on_the_same_machine_is_reached_through_shared_memory(ray_session):
+    """The default client maps a channel with a server of this machine: a leaf batch goes as
+    one request a slot, answered exactly as through Ray; more rows than a slot take several."""
+    ray = ray_session
+    server = InferenceServerActor.remote(
+        SMALL, weights=weight_bytes(0), version=4, device="cpu", max_wait_ms=1.0, torch_threads=1
+    )
+    evaluator = RemoteEvaluator(server)
+    x = encoded_positions(2 * WIRE_ROWS + 17, seed=7)
+    assert_rows_match(evaluator(x), reference(0)(x))
+    assert evaluator.link.attached and evaluator.version == 4
+    assert ray.get(server.channels_attached.remote()) == 1
+    big = encoded_positions(SLOT_ROWS + 5, seed=8)
+    assert_rows_match(evaluator(big), reference(0)(big))
+    stats = ray.get(server.stats.remote())
+    assert stats.requests == 3 and stats.rows == x.shape[0] + big.shape[0]
+    assert evaluator.link.shared == 3 and evaluator.link.fell_back == 0
     ray.kill(server)
 
 

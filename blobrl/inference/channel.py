@@ -1,0 +1,526 @@
+"""A shared-memory channel from a search to an InferenceServer on the same machine.
+
+A Ray call costs its caller about 0.8 ms of CPU (send and gather, measured on 2 cores), as much
+as the search step of 128 games x 3 worlds it would serve, so a self-play actor behind a server
+spends most of its core on Ray. When the server runs on the same machine (one GPU box, or
+``inference.placement: per_node``), the leaf batches go through memory both processes map
+instead, and a byte down a named pipe says which slot is ready: a few microseconds a request.
+
+One channel is one client's: a file of ``slots`` slots (in ``/dev/shm`` where it has room, else
+the temporary directory), each a request of at most ``rows`` packed rows and the room for its
+answer, and two FIFOs beside it (requests, answers; one byte each: the slot). The client
+(:class:`ChannelLink`, a :class:`~blobrl.inference.client.ServerLink`) makes the files and asks
+the server, over the link it falls back on (Ray), to map them
+(:meth:`ChannelServer.attach`); a server on another machine cannot see them and says no, and
+the client keeps to the fallback. Each side watches that the other process is alive: a client
+whose server died hears at once that its requests are lost (the client sends them again, and
+the link attaches to the restarted server), and a server drops the channels of clients that died.
+
+Nothing here imports Ray; the actors layer gives the fallback link and the attach call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import mmap
+import os
+import select
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
+from blobrl.inference.client import NoAnswer, ServerLink
+from blobrl.inference.codec import CONT_INDEX, WIRE_BIT_BYTES, Answer, ModelNotLoaded
+
+log = logging.getLogger(__name__)
+
+SLOTS = 16  # requests in flight per client (4 groups need 4 at 128 games a group)
+SLOT_ROWS = 1024  # rows a slot holds; a larger request goes several slots, or the fallback
+_CONT = int(CONT_INDEX.shape[0])
+_HEADER = 64  # int64 rows, status, version, then an error message up to _MESSAGE bytes
+_MESSAGE = _HEADER - 24
+_OK, _NOT_LOADED, _FAILED = 0, 1, 2
+_RETRY_S = 30.0  # a client whose attach failed tries again after this long
+_WATCH_S = 0.5  # how often each side checks that the other process is alive
+_SHM = Path("/dev/shm")
+_SHM_ROOM = 1 << 30  # /dev/shm is used when it has this much free
+
+
+def slot_bytes(rows: int) -> int:
+    """Bytes of one slot of ``rows`` rows: header, request bits and floats, answer."""
+    per_row = WIRE_BIT_BYTES + 4 * (_CONT + NUM_ACTIONS + MAX_PLAYERS)
+    return -(-(_HEADER + rows * per_row) // 64) * 64
+
+
+def channel_dir() -> Path:
+    """Where channel files go: ``/dev/shm`` when it is there with room, else the temp dir."""
+    with contextlib.suppress(OSError):
+        if _SHM.is_dir() and shutil.disk_usage(_SHM).free >= _SHM_ROOM:
+            return _SHM
+    return Path(tempfile.gettempdir())
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(directory: Path) -> None:
+    """Remove the channel files of clients that died (a killed actor cannot clean up)."""
+    for path in directory.glob("blobrl-channel-*"):
+        with contextlib.suppress(ValueError, IndexError, OSError):
+            if not alive(int(path.name.split("-")[2])):
+                path.unlink()
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """What a server needs to map a client's channel (sent over the fallback link)."""
+
+    path: str  # the slot file; the FIFOs are path + ".req" and path + ".ans"
+    slots: int
+    rows: int
+    model: str | None
+    client_pid: int
+
+
+class _Slots:
+    """numpy views of a channel file's slots (both sides map the same layout)."""
+
+    def __init__(self, memory: mmap.mmap, slots: int, rows: int) -> None:
+        size = slot_bytes(rows)
+        self.header: list[np.ndarray] = []
+        self.bits: list[np.ndarray] = []
+        self.cont: list[np.ndarray] = []
+        self.logits: list[np.ndarray] = []
+        self.values: list[np.ndarray] = []
+        for i in range(slots):
+            at = i * size
+            self.header.append(np.frombuffer(memory, np.int64, 3, at))
+            at += _HEADER
+            for views, dtype, width in (
+                (self.bits, np.uint8, WIRE_BIT_BYTES),
+                (self.cont, np.float32, _CONT),
+                (self.logits, np.float32, NUM_ACTIONS),
+                (self.values, np.float32, MAX_PLAYERS),
+            ):
+                views.append(np.frombuffer(memory, dtype, rows * width, at).reshape(rows, width))
+                at += rows * width * np.dtype(dtype).itemsize
+        self.memory = memory
+        self.slot_size = size
+
+    def message(self, slot: int) -> str:
+        at = slot * self.slot_size + 24
+        return bytes(self.memory[at : at + _MESSAGE]).rstrip(b"\0").decode(errors="replace")
+
+    def set_message(self, slot: int, text: str) -> None:
+        at = slot * self.slot_size + 24
+        raw = text.encode()[:_MESSAGE].ljust(_MESSAGE, b"\0")
+        self.memory[at : at + _MESSAGE] = raw
+
+
+class _ClientChannel:
+    """The client's end: the files, free slots, and a thread that reads the answers."""
+
+    def __init__(self, directory: Path, slots: int, rows: int, model: str | None) -> None:
+        _remove_stale(directory)
+        self.path = directory / f"blobrl-channel-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.rows, self.model = rows, model
+        with open(self.path, "w+b") as f:
+            f.truncate(slots * slot_bytes(rows))
+            self._memory = mmap.mmap(f.fileno(), 0)
+        self.views = _Slots(self._memory, slots, rows)
+        for end in (".req", ".ans"):
+            os.mkfifo(f"{self.path}{end}", 0o600)
+        # Both FIFOs opened read-write: opening never blocks, whoever starts first.
+        self._req = os.open(f"{self.path}.req", os.O_RDWR)
+        self._ans = os.open(f"{self.path}.ans", os.O_RDWR)
+        self._lock = threading.Lock()
+        self._free = list(range(slots))
+        self._done = [threading.Event() for _ in range(slots)]
+        self._answered = [False] * slots
+        self._abandoned: set[int] = set()
+        self.broken = False
+        self.spec = ChannelSpec(str(self.path), slots, rows, model, os.getpid())
+
+    @property
+    def free_slots(self) -> int:
+        return len(self._free)
+
+    def start(self, server_pid: int) -> None:
+        threading.Thread(
+            target=self._read_answers, args=(server_pid,), name="inference-channel", daemon=True
+        ).start()
+
+    def _read_answers(self, server_pid: int) -> None:
+        watched = time.monotonic()
+        while not self.broken:
+            ready, _, _ = select.select([self._ans], [], [], _WATCH_S)
+            if ready:
+                for slot in os.read(self._ans, 256):
+                    with self._lock:
+                        if slot in self._abandoned:  # its caller gave up on it
+                            self._abandoned.discard(slot)
+                            self._free.append(slot)
+                            continue
+                        self._answered[slot] = True
+                    self._done[slot].set()
+            if time.monotonic() - watched >= _WATCH_S:
+                watched = time.monotonic()
+                if not alive(server_pid):
+                    log.warning("the inference server's process is gone; its requests are lost")
+                    self.close()
+
+    def submit(self, bits: np.ndarray, cont: np.ndarray) -> int | None:
+        """Copy a request into a free slot and send it; None when no slot is free."""
+        with self._lock:
+            if self.broken or not self._free:
+                return None
+            slot = self._free.pop()
+            self._answered[slot] = False
+            self._done[slot].clear()
+        rows = bits.shape[0]
+        v = self.views
+        v.bits[slot][:rows] = bits
+        v.cont[slot][:rows] = cont
+        v.header[slot][0] = rows
+        os.write(self._req, bytes((slot,)))
+        return slot
+
+    def result(self, slot: int, timeout_s: float) -> Answer:
+        """The answer in ``slot`` (the slot is free again after), or :class:`NoAnswer`."""
+        if not self._done[slot].wait(max(timeout_s, 0.0)) or not self._answered[slot]:
+            raise NoAnswer(f"no answer on the shared-memory channel in {timeout_s:.1f} s")
+        v = self.views
+        rows, status, version = (int(x) for x in v.header[slot])
+        try:
+            if status == _NOT_LOADED:
+                raise ModelNotLoaded(v.message(slot))
+            if status != _OK:
+                raise RuntimeError(f"the inference server failed a request: {v.message(slot)}")
+            return v.logits[slot][:rows].copy(), v.values[slot][:rows].copy(), version
+        finally:
+            self.release(slot)
+
+    def release(self, slot: int) -> None:
+        """``slot`` is free again (its answer was read)."""
+        with self._lock:
+            self._answered[slot] = False
+            if slot not in self._free:
+                self._free.append(slot)
+
+    def abandon(self, slot: int) -> None:
+        """Give up on ``slot``'s request: the slot is free once its answer comes (now, if it
+        came already; nothing to do if it was read)."""
+        with self._lock:
+            if slot in self._free:
+                return
+            if self._answered[slot]:
+                self._answered[slot] = False
+                self._free.append(slot)
+            else:
+                self._abandoned.add(slot)
+
+    def close(self) -> None:
+        """Break the channel: every waiting request hears it is lost; the files go."""
+        with self._lock:
+            if self.broken:
+                return
+            self.broken = True
+        for done in self._done:
+            done.set()
+        for end in ("", ".req", ".ans"):
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{end}")
+        for fd in (self._req, self._ans):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    channel: _ClientChannel
+    slot: int
+
+
+class ChannelLink:
+    """A :class:`~blobrl.inference.client.ServerLink` that sends requests of up to ``rows`` rows
+    through a shared-memory channel when the server shares this machine, and everything else
+    (larger requests, another model, all of them while no channel is attached) through
+    ``fallback``. ``attach(spec)`` asks the server to map the channel and returns its process
+    id, or None when it cannot (another machine, an older server); it is tried again at most
+    every 30 s while it fails."""
+
+    def __init__(
+        self,
+        fallback: ServerLink,
+        attach: Callable[[ChannelSpec], int | None],
+        *,
+        model: str | None = None,
+        slots: int = SLOTS,
+        rows: int = SLOT_ROWS,
+        directory: Path | None = None,
+    ) -> None:
+        if not 1 <= slots <= 255:
+            raise ValueError(f"slots must be 1..255, got {slots}")
+        self.fallback = fallback
+        self.model = model
+        self.shared = 0  # requests sent through the channel
+        self.fell_back = 0  # requests sent through the fallback
+        self._attach = attach
+        self._slots, self._rows = slots, rows
+        self._directory = directory
+        self._channel: _ClientChannel | None = None
+        self._retry_at = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def attached(self) -> bool:
+        return self._channel is not None and not self._channel.broken
+
+    @property
+    def free_slots(self) -> int:
+        """Slots of the attached channel not holding a request (0 when none is attached)."""
+        channel = self._channel
+        return 0 if channel is None or channel.broken else channel.free_slots
+
+    @property
+    def max_rows(self) -> int | None:
+        """Rows :class:`~blobrl.inference.client.InferenceClient` puts in one request: a slot's
+        while the channel is (or may soon be) attached; None (the client's own chunking, the
+        one that suits Ray) while requests go through the fallback."""
+        return self._rows if self.attached or time.monotonic() >= self._retry_at else None
+
+    def _ready(self) -> _ClientChannel | None:
+        channel = self._channel
+        if channel is not None and not channel.broken:
+            return channel
+        if time.monotonic() < self._retry_at:
+            return None
+        with self._lock:
+            if self._channel is not None and not self._channel.broken:
+                return self._channel
+            if self._channel is not None:
+                self._channel.close()
+            self._channel = None
+            try:
+                channel = _ClientChannel(
+                    self._directory or channel_dir(), self._slots, self._rows, self.model
+                )
+            except OSError as err:
+                log.warning("no shared-memory channel (%s); requests go through Ray", err)
+                self._retry_at = time.monotonic() + _RETRY_S
+                return None
+            try:
+                server_pid = self._attach(channel.spec)
+            except Exception as err:  # the server could not be asked: it may be restarting
+                log.debug("attach failed: %r", err)
+                server_pid = None
+            if server_pid is None:
+                channel.close()
+                self._retry_at = time.monotonic() + _RETRY_S
+                return None
+            channel.start(server_pid)
+            self._channel = channel
+            return channel
+
+    def version(self) -> int:
+        return self.fallback.version()
+
+    def send(self, bits: np.ndarray, cont: np.ndarray, model: str | None) -> Any:
+        if bits.shape[0] <= self._rows and model == self.model:
+            channel = self._ready()
+            slot = None if channel is None else channel.submit(bits, cont)
+            if channel is not None and slot is not None:
+                self.shared += 1
+                return _Pending(channel, slot)
+        self.fell_back += 1
+        return self.fallback.send(bits, cont, model)
+
+    def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
+        deadline = time.monotonic() + timeout_s
+        try:
+            others = [p for p in pending if not isinstance(p, _Pending)]
+            answers = iter(self.fallback.gather(others, timeout_s) if others else [])
+            return [
+                p.channel.result(p.slot, deadline - time.monotonic())
+                if isinstance(p, _Pending)
+                else next(answers)
+                for p in pending
+            ]
+        except BaseException:
+            self._abandon(pending)
+            raise
+
+    def cancel(self, pending: list[Any]) -> None:
+        self._abandon(pending)
+        self.fallback.cancel([p for p in pending if not isinstance(p, _Pending)])
+
+    def _abandon(self, pending: list[Any]) -> None:
+        for p in pending:
+            if isinstance(p, _Pending):
+                p.channel.abandon(p.slot)
+
+    def close(self) -> None:
+        """Close the channel (its files go; the server drops it when it next looks)."""
+        with self._lock:
+            if self._channel is not None:
+                self._channel.close()
+            self._channel = None
+
+
+Evaluate = Callable[[np.ndarray, np.ndarray, str | None], Awaitable[Answer]]
+
+
+@dataclass
+class _ServerChannel:
+    spec: ChannelSpec
+    memory: mmap.mmap
+    views: _Slots
+    req: int
+    ans: int
+
+
+class ChannelServer:
+    """The server's end of every attached channel: one thread reads the request FIFOs and
+    hands each request to ``evaluate`` (a server's ``evaluate_packed``) on ``loop``, and the
+    answer goes back into the slot."""
+
+    def __init__(self, evaluate: Evaluate, loop: asyncio.AbstractEventLoop) -> None:
+        self._evaluate = evaluate
+        self._loop = loop
+        self._channels: dict[int, _ServerChannel] = {}  # by request FIFO
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        self.answered = 0
+
+    def attach(self, spec: ChannelSpec) -> int | None:
+        """Map ``spec``'s channel; this process's id, or None when its files are not here or its
+        client is not a process of this machine."""
+        path = Path(spec.path)
+        if not path.is_file() or not alive(spec.client_pid):
+            return None
+        try:
+            with open(path, "r+b") as f:
+                memory = mmap.mmap(f.fileno(), 0)
+            req = os.open(f"{path}.req", os.O_RDWR | os.O_NONBLOCK)
+            ans = os.open(f"{path}.ans", os.O_RDWR | os.O_NONBLOCK)
+        except OSError as err:
+            log.warning("cannot attach channel %s: %s", path, err)
+            return None
+        channel = _ServerChannel(spec, memory, _Slots(memory, spec.slots, spec.rows), req, ans)
+        with self._lock:
+            self._channels[req] = channel
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="inference-channels", daemon=True
+                )
+                self._thread.start()
+        os.write(self._wake_w, b"\0")
+        return os.getpid()
+
+    @property
+    def attached(self) -> int:
+        return len(self._channels)
+
+    def _serve(self) -> None:
+        watched = time.monotonic()
+        while True:
+            with self._lock:
+                fds = list(self._channels)
+            ready, _, _ = select.select([self._wake_r, *fds], [], [], _WATCH_S)
+            for fd in ready:
+                if fd == self._wake_r:
+                    os.read(fd, 64)
+                    continue
+                channel = self._channels.get(fd)
+                if channel is None:
+                    continue
+                try:
+                    slots = os.read(fd, 256)
+                except BlockingIOError:
+                    continue
+                for slot in slots:
+                    future: Future[None] = asyncio.run_coroutine_threadsafe(
+                        self._answer(channel, slot), self._loop
+                    )
+                    future.add_done_callback(_log_failure)
+            if time.monotonic() - watched >= _WATCH_S:
+                watched = time.monotonic()
+                for channel in list(self._channels.values()):
+                    if not alive(channel.spec.client_pid) or not Path(channel.spec.path).exists():
+                        self._drop(channel)
+
+    async def _answer(self, channel: _ServerChannel, slot: int) -> None:
+        v = channel.views
+        header = v.header[slot]
+        rows = int(header[0])
+        try:
+            logits, values, version = await self._evaluate(
+                v.bits[slot][:rows], v.cont[slot][:rows], channel.spec.model
+            )
+            v.logits[slot][:rows] = logits
+            v.values[slot][:rows] = values
+            header[1], header[2] = _OK, version
+        except ModelNotLoaded as err:
+            header[1] = _NOT_LOADED
+            v.set_message(slot, str(err))
+        except Exception as err:  # the client raises it; the server keeps serving
+            header[1] = _FAILED
+            v.set_message(slot, f"{type(err).__name__}: {err}")
+        if channel.req in self._channels:
+            with contextlib.suppress(OSError):
+                os.write(channel.ans, bytes((slot,)))
+                self.answered += 1
+
+    def _drop(self, channel: _ServerChannel) -> None:
+        with self._lock:
+            self._channels.pop(channel.req, None)
+        for fd in (channel.req, channel.ans):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        for end in ("", ".req", ".ans"):  # a client that died left them
+            with contextlib.suppress(OSError):
+                os.unlink(f"{channel.spec.path}{end}")
+
+
+def _log_failure(future: Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("answering a channel request failed: %r", future.exception())
+
+
+class ServesChannels:
+    """Gives a server with an async ``evaluate_packed(bits, cont, model)`` the
+    :meth:`attach_channel` call that :class:`ChannelLink` makes."""
+
+    _channel_server: ChannelServer | None = None
+
+    async def attach_channel(self, spec: ChannelSpec) -> int | None:
+        """Map a client's shared-memory channel (:meth:`ChannelServer.attach`)."""
+        if self._channel_server is None:
+            evaluate = self.evaluate_packed  # type: ignore[attr-defined]
+            self._channel_server = ChannelServer(evaluate, asyncio.get_running_loop())
+        return self._channel_server.attach(spec)
+
+    def channels_attached(self) -> int:
+        """How many clients' channels this server holds."""
+        return 0 if self._channel_server is None else self._channel_server.attached
