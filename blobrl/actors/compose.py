@@ -42,11 +42,12 @@ class ServerNetwork:
     """Evaluator factory for inference through the InferenceServer actor."""
 
     server: Any
+    shared_memory: bool = True  # inference.shared_memory
 
     def __call__(self):
         from blobrl.actors.inference import RemoteEvaluator
 
-        return RemoteEvaluator(self.server)
+        return RemoteEvaluator(self.server, channel=self.shared_memory)
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def build(
             remote,
             **_inference_kwargs(config, device),
         )
-        factory: Any = ServerNetwork(inference)
+        factory: Any = ServerNetwork(inference, config.inference.shared_memory)
     else:
         factory = LocalNetwork(config.network)
     count = selfplay_actor_count(config, resources)
@@ -289,6 +290,7 @@ def build(
         scoring=config.run.scoring,
         # Arenas through the server when there is one (its GPU); Ray handles only.
         server=inference if remote else None,
+        shared_memory=config.inference.shared_memory,
     )
     coordinator = spawn(
         Coordinator,

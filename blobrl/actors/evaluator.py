@@ -76,11 +76,13 @@ class EvaluatorService:
         gauntlet_deals: int = 100,
         gauntlet_ismcts: Sequence[int] = (),
         server: Any = None,
+        shared_memory: bool = True,
     ):
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)
         self.network = network
         self.settings = settings
+        self.shared_memory = shared_memory  # arenas reach the server through shared memory
         if weights is not None and len(weights) != len(deals):
             raise ValueError(f"{len(deals)} deal sizes but {len(weights)} weights")
         self.deal_sizes = deals
@@ -119,9 +121,13 @@ class EvaluatorService:
             ray.get(self.server.load_model.remote(name, stored))
 
         load()
+        evaluator = RemoteEvaluator(
+            self.server, model=name, reload=load, channel=self.shared_memory
+        )
         try:
-            yield RemoteEvaluator(self.server, model=name, reload=load)
+            yield evaluator
         finally:
+            evaluator.close()
             with contextlib.suppress(Exception):  # a restarted server has lost it anyway
                 ray.get(self.server.unload_model.remote(name), timeout=30)
 

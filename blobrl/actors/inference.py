@@ -77,6 +77,11 @@ class RemoteEvaluator(InferenceClient):
         super().__init__(link, model=model, reload=reload, timeout_s=timeout_s)
         self.handle = handle
 
+    def close(self) -> None:
+        """Close the shared-memory channel, if one is attached (requests go through Ray after)."""
+        if isinstance(self.link, ChannelLink):
+            self.link.close()
+
 
 def _attach(handle: Any, spec: ChannelSpec) -> int | None:
     """Ask the server behind ``handle`` to map a channel (None from a server that cannot)."""

@@ -229,6 +229,8 @@ class InferenceConfig(Section):
     placement: Literal["auto", "server", "per_node", "local"] = "auto"
     max_batch: int = bounded(1024, ge=1)  # positions per forward pass
     max_wait_ms: float = bounded(2.0, ge=0.0)  # how long a partial batch waits for more
+    # Leaf batches to a server on the same machine through shared memory (Ray calls otherwise).
+    shared_memory: bool = True
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ _CONT = int(CONT_INDEX.shape[0])
 _HEADER = 64  # int64 rows, status, version, then an error message up to _MESSAGE bytes
 _MESSAGE = _HEADER - 24
 _OK, _NOT_LOADED, _FAILED = 0, 1, 2
+_WAKE = 255  # a byte on the answer FIFO that is no slot: the client's reader, told to look up
 _RETRY_S = 30.0  # a client whose attach failed tries again after this long
 _WATCH_S = 0.5  # how often each side checks that the other process is alive
 _SHM = Path("/dev/shm")
@@ -158,6 +160,7 @@ class _ClientChannel:
         self._done = [threading.Event() for _ in range(slots)]
         self._answered = [False] * slots
         self._abandoned: set[int] = set()
+        self._reading = False
         self.broken = False
         self.spec = ChannelSpec(str(self.path), slots, rows, model, os.getpid())
 
@@ -166,16 +169,25 @@ class _ClientChannel:
         return len(self._free)
 
     def start(self, server_pid: int) -> None:
+        self._reading = True
         threading.Thread(
             target=self._read_answers, args=(server_pid,), name="inference-channel", daemon=True
         ).start()
 
     def _read_answers(self, server_pid: int) -> None:
+        try:
+            self._watch(server_pid)
+        finally:  # this thread owns the answer FIFO once started: nobody closes it under select
+            os.close(self._ans)
+
+    def _watch(self, server_pid: int) -> None:
         watched = time.monotonic()
         while not self.broken:
             ready, _, _ = select.select([self._ans], [], [], _WATCH_S)
             if ready:
                 for slot in os.read(self._ans, 256):
+                    if slot == _WAKE:
+                        continue
                     with self._lock:
                         if slot in self._abandoned:  # its caller gave up on it
                             self._abandoned.discard(slot)
@@ -245,14 +257,17 @@ class _ClientChannel:
             if self.broken:
                 return
             self.broken = True
+            os.close(self._req)  # submit() checks ``broken`` under the lock first
+            if self._reading:
+                with contextlib.suppress(OSError):
+                    os.write(self._ans, bytes((_WAKE,)))  # the reader closes it, and exits
+            else:
+                os.close(self._ans)
         for done in self._done:
             done.set()
         for end in ("", ".req", ".ans"):
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{end}")
-        for fd in (self._req, self._ans):
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -279,8 +294,8 @@ class ChannelLink:
         rows: int = SLOT_ROWS,
         directory: Path | None = None,
     ) -> None:
-        if not 1 <= slots <= 255:
-            raise ValueError(f"slots must be 1..255, got {slots}")
+        if not 1 <= slots < _WAKE:
+            raise ValueError(f"slots must be 1..{_WAKE - 1}, got {slots}")
         self.fallback = fallback
         self.model = model
         self.shared = 0  # requests sent through the channel
@@ -340,6 +355,7 @@ class ChannelLink:
                 return None
             channel.start(server_pid)
             self._channel = channel
+            weakref.finalize(self, channel.close)  # a link dropped unclosed frees its files
             return channel
 
     def version(self) -> int:
@@ -487,17 +503,19 @@ class ChannelServer:
         except Exception as err:  # the client raises it; the server keeps serving
             header[1] = _FAILED
             v.set_message(slot, f"{type(err).__name__}: {err}")
-        if channel.req in self._channels:
-            with contextlib.suppress(OSError):
-                os.write(channel.ans, bytes((slot,)))
-                self.answered += 1
+        with self._lock:  # a dropped channel's fds are closed (their numbers may be reused)
+            if self._channels.get(channel.req) is channel:
+                with contextlib.suppress(OSError):
+                    os.write(channel.ans, bytes((slot,)))
+                    self.answered += 1
 
     def _drop(self, channel: _ServerChannel) -> None:
+        """Forget ``channel`` (called by the serving thread, the only one that selects on it)."""
         with self._lock:
             self._channels.pop(channel.req, None)
-        for fd in (channel.req, channel.ans):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            for fd in (channel.req, channel.ans):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
         for end in ("", ".req", ".ans"):  # a client that died left them
             with contextlib.suppress(OSError):
                 os.unlink(f"{channel.spec.path}{end}")

@@ -6,6 +6,7 @@ server is heard at once and a new one attached; a dead client's channel and file
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import threading
@@ -283,3 +284,29 @@ def test_a_channel_another_machine_cannot_see_is_refused_and_stale_files_removed
     link = ChannelLink(FakeLink(), server.attach, directory=tmp_path)
     assert_answers(InferenceClient(link), features(2, seed=0))
     assert not stale.exists() and link.attached
+
+
+def test_a_closed_or_dropped_link_frees_its_channel_and_reader(served, tmp_path):
+    server = served()
+    before = {t.name for t in threading.enumerate()}
+    link = ChannelLink(FakeLink(), server.attach, directory=tmp_path)
+    assert_answers(InferenceClient(link), features(2, seed=0))
+    assert "inference-channel" in {t.name for t in threading.enumerate()} - before
+    link.close()
+    assert not any(tmp_path.iterdir())
+
+    def settled() -> bool:
+        readers = [t for t in threading.enumerate() if t.name == "inference-channel"]
+        return server.attached() == 0 and not readers
+
+    deadline = time.monotonic() + 5
+    while not settled() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert settled()  # the server let go of it, and the reader thread ended
+
+    dropped = ChannelLink(FakeLink(), server.attach, directory=tmp_path)
+    assert_answers(InferenceClient(dropped), features(2, seed=1))
+    assert any(tmp_path.iterdir())
+    del dropped
+    gc.collect()
+    assert not any(tmp_path.iterdir())
