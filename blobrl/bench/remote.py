@@ -25,8 +25,10 @@ import time
 import numpy as np
 
 from blobrl.bench.inference import TIMEOUT_S, _all_cores
+from blobrl.data import CONT_INDEX
 from blobrl.game import MAX_PLAYERS, NUM_ACTIONS
 from blobrl.inference.channel import ServesChannels
+from blobrl.inference.codec import check_request, unpack_request
 from blobrl.mcts import Evaluator
 
 LATENCY_MS = 2.0
@@ -35,14 +37,28 @@ LARGE_GROUP = 512  # games per group of the large-batch variant (a leaf batch of
 PLAYERS, CARDS = 5, 7
 
 
+STUB_COLUMNS = 2 * NUM_ACTIONS + MAX_PLAYERS  # the feature columns the stub network reads
+# ...all of them 0/1 features (a bit each on the wire), so the stand-in unpacks just those.
+assert int(CONT_INDEX.min()) >= STUB_COLUMNS
+
+
 def stub_network(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values in
-    [0, 1]): a fixed function of each row, elementwise, so that a row gets the same answer in
-    any batch and the searches are not all alike; costs next to nothing."""
+    """``float32[B, FEATURES]`` (or just its first ``STUB_COLUMNS``) -> (``float32[B, 65]``
+    logits, ``float32[B, 8]`` values in [0, 1]): a fixed function of each row, elementwise, so
+    that a row gets the same answer in any batch and the searches are not all alike; costs
+    next to nothing."""
     f = np.asarray(features, np.float32)
     logits = f[:, :NUM_ACTIONS] - f[:, NUM_ACTIONS : 2 * NUM_ACTIONS]
-    values = np.clip(0.25 + 0.5 * f[:, 2 * NUM_ACTIONS : 2 * NUM_ACTIONS + MAX_PLAYERS], 0, 1)
+    values = np.clip(0.25 + 0.5 * f[:, 2 * NUM_ACTIONS : STUB_COLUMNS], 0, 1)
     return logits, values
+
+
+def stub_network_packed(bits: np.ndarray, cont: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stub_network` of the rows of a packed request (shapes checked as the server
+    checks them), unpacking only the columns it reads: the stand-in's own CPU stays small, as a
+    GPU server's is not the self-play actor's."""
+    check_request(bits, cont)
+    return stub_network(np.unpackbits(bits, axis=1, count=STUB_COLUMNS).astype(np.float32))
 
 
 class StubInferenceServer(ServesChannels):
@@ -58,9 +74,6 @@ class StubInferenceServer(ServesChannels):
     ) -> None:
         if latency_ms < 0:
             raise ValueError(f"latency_ms must be >= 0, got {latency_ms}")
-        from blobrl.inference import unpack_request
-
-        self._unpack = unpack_request
         self.latency_s = latency_ms / 1000.0
         self._network = network
         self._version = version
@@ -76,10 +89,12 @@ class StubInferenceServer(ServesChannels):
         """As :meth:`InferenceServer.evaluate_packed` (``model`` is ignored): the answer to
         the rows of ``pack_rows`` and the version."""
         arrived = time.perf_counter()
-        features = self._unpack(bits, cont)
-        logits, values = self._network(features)
+        if self._network is stub_network:
+            logits, values = stub_network_packed(bits, cont)
+        else:
+            logits, values = self._network(unpack_request(bits, cont))
         self.requests += 1
-        self.rows += features.shape[0]
+        self.rows += logits.shape[0]
         remaining = self.latency_s - (time.perf_counter() - arrived)
         if remaining > 0:
             await asyncio.sleep(remaining)

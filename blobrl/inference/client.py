@@ -26,6 +26,8 @@ from blobrl.inference.codec import (
 
 log = logging.getLogger(__name__)
 
+Rows = tuple[np.ndarray, np.ndarray]  # one request's rows in wire form: (bits, cont)
+
 
 class NoAnswer(TimeoutError):
     """The server sent no answer within the time asked (:meth:`ServerLink.gather`)."""
@@ -105,11 +107,28 @@ class InferenceClient:
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
         features = np.asarray(features, dtype=np.float32)
-        rows = features.shape[0]
-        step = getattr(self.link, "max_rows", None)  # a link's own request size, if it has one
+        step = self._step(features.shape[0])
+        rows = range(0, features.shape[0], step)
+        return self._evaluate([pack_rows(features[i : i + step]) for i in rows])
+
+    def packed_rows(self, bits: np.ndarray, cont: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As calling the client, for rows already in the wire form (:func:`pack_rows`'s
+        ``bits`` and ``cont``), as a search writes them for a client (BatchedSearch)."""
+        step = self._step(bits.shape[0])
+        rows = range(0, bits.shape[0], step)
+        return self._evaluate([(bits[i : i + step], cont[i : i + step]) for i in rows])
+
+    def _step(self, rows: int) -> int:
+        """Rows per request: the link's own size if it has one, else WIRE_ROWS inline, or the
+        whole batch as one request through the object store above SINGLE_REQUEST_ROWS."""
+        step = getattr(self.link, "max_rows", None)
         if not step:
-            step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS  # one through the store
-        packed = [pack_rows(features[i : i + step]) for i in range(0, rows, step)]
+            step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS
+        return max(step, 1)
+
+    def _evaluate(
+        self, packed: list[tuple[np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray]:
         while True:
             pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]
             try:

@@ -9,9 +9,9 @@ holds; the answer is ``(float32[B, 65] logits, float32[B, 8] values, version)``,
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from blobrl.data import CONT_INDEX
+from blobrl.data.wire import WIRE_BIT_BYTES, pack_batch
 from blobrl.game import FEATURES
 
 # Leaf batches travel to the server packed: every feature as one bit, and the continuous ones
@@ -29,7 +29,6 @@ WIRE_ROWS = 320
 # 77,000 decisions/min as one request against 46,000 and 46,000 in 320-row requests (two runs
 # each, alternating); with 128 games a group (about 700 rows) the inline requests stay ahead.
 SINGLE_REQUEST_ROWS = 1024
-WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (data.STORED_BIT_BYTES: flags only)
 
 Answer = tuple[np.ndarray, np.ndarray, int]  # (logits [B, 65], values [B, 8], weights version)
 
@@ -48,7 +47,7 @@ def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rows = features.shape[0]
     bits = np.empty((rows, WIRE_BIT_BYTES), np.uint8)
     cont = np.empty((rows, CONT_INDEX.shape[0]), np.float32)
-    _pack(features, CONT_INDEX, bits, cont)
+    pack_batch(features, bits, cont)
     return bits, cont
 
 
@@ -59,33 +58,15 @@ def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     return out
 
 
-@njit(cache=True, nogil=True)
-def _pack(features: np.ndarray, cont_index: np.ndarray, bits: np.ndarray, cont: np.ndarray) -> None:
-    """Bit ``7 - j`` of ``bits[i, b]`` is ``features[i, 8 b + j] != 0`` (numpy's big-endian
-    bit order; columns past the last feature are 0); ``cont[i] = features[i, cont_index]``."""
-    rows, width = features.shape
-    full = width // 8
-    words = features.view(np.uint32)
-    magnitude = np.uint32(0x7FFFFFFF)  # every bit but the sign: non-zero iff the float is
-    for i in range(rows):
-        f = features[i]
-        m = words[i]
-        for b in range(full):
-            v = 0
-            for j in range(8):
-                v |= ((m[8 * b + j] & magnitude) != 0) << (7 - j)
-            bits[i, b] = v
-        if full < bits.shape[1]:  # the last byte's columns past the last feature stay 0
-            v = 0
-            for j in range(width - 8 * full):
-                v |= ((m[8 * full + j] & magnitude) != 0) << (7 - j)
-            bits[i, full] = v
-        for c in range(cont_index.shape[0]):
-            cont[i, c] = f[cont_index[c]]
-
-
 def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     """The rows of an ``evaluate_packed`` request, after checking its shapes (ValueError)."""
+    bits, cont = check_request(bits, cont)
+    return unpack_rows(bits, cont)
+
+
+def check_request(bits: np.ndarray, cont: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(bits, cont)`` of an ``evaluate_packed`` request as arrays, or ValueError when their
+    shapes are not those of :func:`pack_rows`."""
     bits, cont = np.asarray(bits), np.asarray(cont)
     if (
         bits.dtype != np.uint8
@@ -97,4 +78,4 @@ def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
             f"packed rows must be uint8[B, {WIRE_BIT_BYTES}] and [B, {CONT_INDEX.shape[0]}], "
             f"got {bits.dtype}{list(bits.shape)} and {list(cont.shape)}"
         )
-    return unpack_rows(bits, cont)
+    return bits, cont

@@ -4,7 +4,10 @@
 decision for every active game of a batch: sample ``K`` worlds per game, then repeatedly advance
 every tree to a leaf, evaluate all leaves in **one** call of the injected evaluator, and back up.
 The evaluator is any ``Callable[[float32[B, FEATURES]], (float32[B, 65], float32[B, 8])]``: a
-local torch model, the InferenceServer client, or a fake in tests.
+local torch model, the InferenceServer client, or a fake in tests. An evaluator with a
+``packed_rows(bits, cont)`` method (the InferenceServer's client) gets the leaves in the wire
+form instead (:mod:`blobrl.data.wire`), written as they are encoded: the same rows, without a
+float batch to write and pack again.
 
 Two root rules:
 
@@ -23,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from blobrl.data import CONT
+from blobrl.data.wire import WIRE_BIT_BYTES
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import FEATURES
@@ -30,6 +35,8 @@ from blobrl.mcts import tree as _tree
 from blobrl.mcts.settings import SearchSettings
 
 Evaluator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+# (uint8[B, WIRE_BIT_BYTES] bits, float32[B, CONT] cont) -> (logits, values), as an Evaluator
+PackedEvaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -48,6 +55,8 @@ class BatchedSearch:
 
     def __init__(self, evaluator: Evaluator, *, max_games: int, settings: SearchSettings):
         self.evaluator = evaluator
+        # An evaluator of rows in wire form (blobrl.data.wire), as a server's client takes them.
+        self._packed: PackedEvaluator | None = getattr(evaluator, "packed_rows", None)
         self.max_games = max_games
         self.settings = settings
         self._allocate(settings)
@@ -70,8 +79,12 @@ class BatchedSearch:
         self.path_len = np.zeros(trees, np.int64)
         self.sims_done = np.zeros(trees, np.int64)
         self.root_forced = np.full(trees, _tree.NO_FORCED, np.int64)
-        # A leaf row per tree, then room for a searcher-view row per tree.
-        self.features = np.zeros((2 * trees, FEATURES), np.float32)
+        # A leaf row per tree, then room for a searcher-view row per tree: floats, or the wire
+        # form for an evaluator that takes it (``packed_rows``), whose client need not pack.
+        rows = 2 * trees
+        self.features = np.zeros((1 if self._packed else rows, FEATURES), np.float32)
+        self.bits = np.zeros((rows if self._packed else 1, WIRE_BIT_BYTES), np.uint8)
+        self.cont = np.zeros((rows if self._packed else 1, CONT), np.float32)
         self.leaf_tree = np.zeros(trees, np.int64)
         self.own_row = np.zeros(trees, np.int64)
         self._own_count = np.zeros(1, np.int64)
@@ -142,7 +155,8 @@ class BatchedSearch:
             "own_row",
         ]
         views = {name: getattr(self, name)[:t] for name in names}
-        views["features"] = self.features[: 2 * t]
+        for name in ("features", "bits", "cont"):
+            views[name] = getattr(self, name)[: 2 * t]
         return views
 
     def _simulate(
@@ -172,6 +186,9 @@ class BatchedSearch:
                 s.searcher_view,
                 v["own_row"],
                 self._own_count,
+                self._packed is not None,
+                v["bits"],
+                v["cont"],
             )
             if leaves == 0:
                 break
@@ -179,9 +196,13 @@ class BatchedSearch:
             if owns:
                 _tree.encode_searcher_views(
                     leaves, v["leaf_tree"], v["own_row"], v["world_roots"], v["scratch"],
-                    v["features"],
+                    v["features"], self._packed is not None, v["bits"], v["cont"],
                 )  # fmt: skip
-            logits, values = self.evaluator(v["features"][: leaves + owns])  # both views
+            rows = leaves + owns  # both views
+            if self._packed is not None:
+                logits, values = self._packed(v["bits"][:rows], v["cont"][:rows])
+            else:
+                logits, values = self.evaluator(v["features"][:rows])
             values = np.ascontiguousarray(values, dtype=np.float32)
             _tree.expand_and_backup(
                 leaves,

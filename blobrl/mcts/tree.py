@@ -20,10 +20,11 @@ import math
 import numpy as np
 from numba import njit
 
+from blobrl.data.wire import pack_row
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.determinize import determinize_into
-from blobrl.game.encoding import encode_into
+from blobrl.game.encoding import FEATURES, encode_into
 
 UNEXPANDED = -1  # children[t, x, a] before the edge is first taken
 MAX_DEPTH = k.MAX_HISTORY + 1
@@ -104,11 +105,14 @@ def select_leaves(
     sims_target: int,
     c_puct: float,
     root_forced: np.ndarray,  # int64[T]: root action to take, or NO_FORCED
-    features: np.ndarray,  # float32[2T, FEATURES] out (first L rows)
+    features: np.ndarray,  # float32[2T, FEATURES] out (first L rows), unless packed
     leaf_tree: np.ndarray,  # int64[T] out
     searcher_view: bool,
     own_row: np.ndarray,  # int64[T] out: leaf i's searcher-view row is L + own_row[i], or -1
     own_count: np.ndarray,  # int64[1] out: O, the number of searcher-view rows
+    packed: bool,  # write the rows in wire form (bits, cont) instead of features
+    bits: np.ndarray,  # uint8[2T, WIRE_BIT_BYTES] out when packed
+    cont: np.ndarray,  # float32[2T, CONT] out when packed
 ) -> int:
     """Advance every unfinished tree to its next leaf that needs the network.
 
@@ -118,9 +122,11 @@ def select_leaves(
     ``leaf_tree[i]``. A tree whose root is unexpanded yields its root as the leaf. With
     ``searcher_view``, a leaf where someone other than the root's player acts is marked for a
     second row, the root player's information state, which :func:`encode_searcher_views` writes
-    after the ``L`` leaf rows.
+    after the ``L`` leaf rows. With ``packed`` the rows go to ``bits`` and ``cont`` in the
+    wire form (:mod:`blobrl.data.wire`) instead, as a server's client sends them.
     """
     trees = world_roots.shape[0]
+    row = np.empty(FEATURES, np.float32)  # a leaf's features before packing (stays in cache)
     buf = np.empty(k.NUM_ACTIONS, np.int64)
     vbuf = np.zeros(value.shape[2], np.float32)
     leaves = 0
@@ -183,7 +189,9 @@ def select_leaves(
                 path[t, depth] = x
             path_len[t] = depth + 1
             if leaf:
-                encode_into(scratch[t], scratch[t, k.F_PLAYER], features[leaves])
+                _write_row(
+                    scratch[t], scratch[t, k.F_PLAYER], leaves, features, packed, bits, cont, row
+                )
                 leaf_tree[leaves] = t
                 if searcher_view and scratch[t, k.F_PLAYER] != world_roots[t, k.F_PLAYER]:
                     own_row[leaves] = owns
@@ -207,14 +215,40 @@ def encode_searcher_views(
     own_row: np.ndarray,  # int64[L] from select_leaves
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
-    features: np.ndarray,  # float32[2T, FEATURES]: rows L + own_row[i] written
+    features: np.ndarray,  # float32[2T, FEATURES]: rows L + own_row[i] written, unless packed
+    packed: bool,
+    bits: np.ndarray,  # uint8[2T, WIRE_BIT_BYTES]: the same rows, when packed
+    cont: np.ndarray,  # float32[2T, CONT]
 ) -> None:
     """Write the root player's information state at each marked leaf after the leaf rows, so
     that both views go to the evaluator as one contiguous batch."""
+    row = np.empty(FEATURES, np.float32)
     for i in range(leaves):
         if own_row[i] >= 0:
             t = leaf_tree[i]
-            encode_into(scratch[t], world_roots[t, k.F_PLAYER], features[leaves + own_row[i]])
+            r = leaves + own_row[i]
+            _write_row(scratch[t], world_roots[t, k.F_PLAYER], r, features, packed, bits, cont, row)
+
+
+@njit(cache=True)
+def _write_row(
+    state: np.ndarray,
+    viewer: int,
+    r: int,
+    features: np.ndarray,
+    packed: bool,
+    bits: np.ndarray,
+    cont: np.ndarray,
+    row: np.ndarray,  # float32[FEATURES] scratch, small enough to stay in the cache
+) -> None:
+    """Row ``r`` of the leaf batch: ``viewer``'s information state at ``state``, as floats in
+    ``features[r]`` or, ``packed``, in wire form in ``bits[r]`` and ``cont[r]`` (packed from
+    ``row`` at once, so no float batch is written to memory and read back)."""
+    if packed:
+        encode_into(state, viewer, row)
+        pack_row(row, bits[r], cont[r])
+    else:
+        encode_into(state, viewer, features[r])
 
 
 @njit(cache=True)

@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -133,15 +134,27 @@ class _TimedEvaluator:
         """The learned rollout rule of the network behind the evaluator (None: greedy)."""
         return getattr(self.evaluator, "rollout_weights", None)
 
+    @property
+    def packed_rows(
+        self,
+    ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+        """The evaluator's ``packed_rows`` (rows in wire form), timed the same way; None when
+        it has none (the search then writes float rows)."""
+        inner = getattr(self.evaluator, "packed_rows", None)
+        return None if inner is None else partial(self._timed, inner)
+
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._timed(self.evaluator, features)
+
+    def _timed(self, evaluate: Callable[..., tuple[np.ndarray, np.ndarray]], *rows: np.ndarray):
         if self.abandoned:
             raise _Abandoned
         start = time.perf_counter()
-        out = self.evaluator(features)
+        out = evaluate(*rows)
         seconds = time.perf_counter() - start
         with self.lock:
             self.stats.eval_seconds += seconds
-            self.stats.evaluations += features.shape[0]
+            self.stats.evaluations += rows[0].shape[0]
         return out
 
 

@@ -16,6 +16,7 @@ from blobrl.inference import (
     InferenceClient,
     ModelNotLoaded,
     NoAnswer,
+    pack_rows,
     unpack_request,
 )
 
@@ -136,3 +137,13 @@ def test_without_a_way_to_reload_a_lost_network_the_caller_is_told():
 def test_the_inference_package_imports_without_ray():
     code = "import sys, blobrl.inference; assert 'ray' not in sys.modules, 'ray imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
+
+
+def test_rows_already_packed_go_as_they_are_in_the_same_requests():
+    x = features(2 * WIRE_ROWS + 17, seed=5)
+    bits, cont = pack_rows(x)
+    link = FakeLink()
+    logits, values = InferenceClient(link).packed_rows(bits, cont)
+    np.testing.assert_array_equal(logits, rowwise(x)[0])
+    np.testing.assert_array_equal(values, rowwise(x)[1])
+    assert link.sent == [(WIRE_ROWS, None), (WIRE_ROWS, None), (17, None)]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from blobrl.game import BID_BASE, MAX_PLAYERS, NUM_ACTIONS, from_deal, new_game
+from blobrl.game import BID_BASE, FEATURES, MAX_PLAYERS, NUM_ACTIONS, from_deal, new_game
 from blobrl.game import rng as _rng
+from blobrl.inference.codec import unpack_rows
 from blobrl.mcts import BatchedSearch, SearchSettings, search, uniform_evaluator
 
 SPADES = 3
@@ -182,3 +183,49 @@ def test_gumbel_targets_prefer_the_best_action_even_when_values_differ_little():
     result = search(state, evaluate, settings, seed=0)
     assert int(np.argmax(result.policy[0])) == BID_BASE + 5
     assert result.policy[0, BID_BASE + 5] > 0.5
+
+
+class _Rowwise:
+    """A network that reads every feature (a fixed random linear map); ``packed_rows`` takes
+    the same rows in wire form, as the InferenceServer's client does."""
+
+    def __init__(self, *, packed: bool):
+        rng = np.random.default_rng(0)
+        self.w = rng.normal(size=(FEATURES, NUM_ACTIONS)).astype(np.float32)
+        self.v = rng.normal(size=(FEATURES, MAX_PLAYERS)).astype(np.float32) * 0.1
+        self.calls = {"floats": 0, "packed": 0}
+        if not packed:
+            self.packed_rows = None
+
+    def __call__(self, features):
+        self.calls["floats"] += 1
+        return self._net(features)
+
+    def packed_rows(self, bits, cont):  # the float-only variant hides it behind None
+        self.calls["packed"] += 1
+        return self._net(unpack_rows(bits, cont))
+
+    def _net(self, features):
+        return features @ self.w, 1.0 / (1.0 + np.exp(-(features @ self.v)))
+
+
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+@pytest.mark.parametrize("searcher_view", [False, True])
+def test_leaves_in_wire_form_search_exactly_like_float_rows(root, searcher_view):
+    """An evaluator that takes packed rows gets them written by the search itself; the rows
+    are the same, so every visit, policy and value is."""
+    settings = SearchSettings(
+        determinizations=3, simulations=30, root=root, searcher_view=searcher_view
+    )
+    seeds = list(range(12))
+    results = {}
+    for packed in (False, True):
+        net = _Rowwise(packed=packed)
+        engine = BatchedSearch(net, max_games=len(seeds), settings=settings)
+        results[packed] = engine.run(
+            batch_states(seeds), np.ones(len(seeds), np.bool_), _rng.seed_streams(seeds)
+        )
+        assert net.calls["packed" if packed else "floats"] > 0
+        assert net.calls["floats" if packed else "packed"] == 0
+    for field in ("visits", "policy", "value", "evaluations"):
+        np.testing.assert_array_equal(getattr(results[True], field), getattr(results[False], field))

@@ -1,0 +1,48 @@
+"""The wire form of encoded positions, as leaf batches travel to an InferenceServer: every
+feature as one bit (``uint8[WIRE_BIT_BYTES]``, numpy's ``packbits`` order) and the continuous
+ones (:data:`~blobrl.data.codec.CONT_INDEX`) again as float32, exact for encoded positions
+(all their other features are 0 or 1) and 1/16 of the float32 row.
+
+:func:`pack_row` is a numba kernel so that a search can write its leaves in this form as it
+encodes them (:mod:`blobrl.mcts.tree`), and the client pack a float batch in one pass
+(:func:`blobrl.inference.codec.pack_rows`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from blobrl.data.codec import CONT_INDEX
+from blobrl.game.encoding import FEATURES
+
+WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (STORED_BIT_BYTES: flags only)
+_FULL = FEATURES // 8  # bytes whose 8 columns are all features
+_MAGNITUDE = np.uint32(0x7FFFFFFF)  # every bit of a float but the sign: non-zero iff it is
+
+
+@njit(cache=True, nogil=True)
+def pack_row(features: np.ndarray, bits: np.ndarray, cont: np.ndarray) -> None:
+    """``float32[FEATURES]`` -> ``bits`` (``uint8[WIRE_BIT_BYTES]``) and ``cont``
+    (``float32[CONT]``): bit ``7 - j`` of ``bits[b]`` is ``features[8 b + j] != 0`` (columns
+    past the last feature are 0), ``cont = features[CONT_INDEX]``."""
+    m = features.view(np.uint32)
+    for b in range(_FULL):
+        v = 0
+        for j in range(8):
+            v |= ((m[8 * b + j] & _MAGNITUDE) != 0) << (7 - j)
+        bits[b] = v
+    if _FULL < WIRE_BIT_BYTES:
+        v = 0
+        for j in range(FEATURES - 8 * _FULL):
+            v |= ((m[8 * _FULL + j] & _MAGNITUDE) != 0) << (7 - j)
+        bits[_FULL] = v
+    for c in range(CONT_INDEX.shape[0]):
+        cont[c] = features[CONT_INDEX[c]]
+
+
+@njit(cache=True, nogil=True)
+def pack_batch(features: np.ndarray, bits: np.ndarray, cont: np.ndarray) -> None:
+    """:func:`pack_row` of every row of ``float32[B, FEATURES]``."""
+    for i in range(features.shape[0]):
+        pack_row(features[i], bits[i], cont[i])
