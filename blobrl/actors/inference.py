@@ -19,6 +19,7 @@ import numpy as np
 import ray
 
 from blobrl.inference import Answer, InferenceClient, InferenceServer, NoAnswer, ServerLink
+from blobrl.inference.channel import AVAILABLE as CHANNELS
 from blobrl.inference.channel import ChannelLink, ChannelSpec
 
 # Every concurrent evaluate call holds one slot; self-play actors have one in flight each.
@@ -72,7 +73,7 @@ class RemoteEvaluator(InferenceClient):
         channel: bool = True,
     ) -> None:
         link: ServerLink = RayLink(handle)
-        if channel:
+        if channel and CHANNELS:
             link = ChannelLink(link, attach=partial(_attach, handle), model=model)
         super().__init__(link, model=model, reload=reload, timeout_s=timeout_s)
         self.handle = handle

@@ -58,6 +58,7 @@ _RETRY_S = 30.0  # a client whose attach failed tries again after this long
 _WATCH_S = 0.5  # how often each side checks that the other process is alive
 _SHM = Path("/dev/shm")
 _SHM_ROOM = 1 << 30  # /dev/shm is used when it has this much free
+AVAILABLE = hasattr(os, "mkfifo")  # named pipes: POSIX systems (not Windows)
 
 
 def slot_bytes(rows: int) -> int:
@@ -146,7 +147,8 @@ class _ClientChannel:
         _remove_stale(directory)
         self.path = directory / f"blobrl-channel-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.rows, self.model = rows, model
-        with open(self.path, "w+b") as f:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "r+b") as f:
             f.truncate(slots * slot_bytes(rows))
             self._memory = mmap.mmap(f.fileno(), 0)
         self.views = _Slots(self._memory, slots, rows)
