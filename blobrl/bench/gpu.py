@@ -72,6 +72,7 @@ class SelfPlayOnGpu:
     evals_per_s: float  # server rows per second over the window
     busy_share: float | None  # mean utilization of the busiest GPU over the window, in [0, 1]
     busy_method: str  # "nvml" or "nvidia-smi"; without busy_share, why there is none
+    shared_memory_channels: int  # actors whose leaf batches went through shared memory
 
 
 # -- inference -------------------------------------------------------------------------------
@@ -282,6 +283,7 @@ def selfplay_on_server(
         after, t1 = ray.get(server.stats.remote(), timeout=TIMEOUT_S), time.perf_counter()
         busy = sampler.stop() if sampler is not None else None
         played = ray.get(timed, timeout=TIMEOUT_S + warm_s + seconds)
+        channels = int(ray.get(server.channels_attached.remote(), timeout=TIMEOUT_S))
         for handle in [*handles, server]:
             ray.kill(handle)
     finally:
@@ -304,6 +306,7 @@ def selfplay_on_server(
         evals_per_s=rows / (t1 - t0),
         busy_share=busy,
         busy_method=method if busy is not None or sampler is None else f"{method}: no samples",
+        shared_memory_channels=channels,
     )
 
 

@@ -40,6 +40,7 @@ SELFPLAY_KEYS = (
     "selfplay_gpu_evals_per_s",
     "selfplay_gpu_busy_share",
     "selfplay_gpu_busy_method",
+    "selfplay_gpu_shared_memory_channels",
 )
 KEYS = (*INFERENCE_KEYS, *LEARNER_KEYS, *SELFPLAY_KEYS)
 DEFAULT_TESTS = ("tests",)

@@ -178,3 +178,23 @@ def test_arenas_and_gauntlets_play_through_the_server_as_they_do_in_the_evaluato
     assert gauntlet.to_dict()["matches"] == expected.to_dict()["matches"]
     assert ray.get(server.models.remote()) == []  # unloaded after each match
     ray.kill(server)
+
+
+@pytest.mark.ray
+def test_selfplay_against_a_server_on_this_machine_goes_through_shared_memory(ray_session):
+    """The GPU check's self-play part, on the CPU with a small network: every actor maps a
+    channel with the server, and hands are played through it."""
+    from blobrl.bench import gpu
+    from blobrl.config import SelfPlayConfig
+    from blobrl.nn import NetworkConfig
+
+    run = gpu.selfplay_on_server(
+        seconds=8.0,
+        actors=1,
+        warm_s=2.0,
+        device="cpu",
+        network=NetworkConfig(hidden=32, blocks=1),
+        selfplay=SelfPlayConfig(games_in_flight=16),  # hands that end within the window
+    )
+    assert run.shared_memory_channels == 1
+    assert run.games_per_min > 0 and run.evals_per_s > 0 and run.mean_batch_rows > 0
