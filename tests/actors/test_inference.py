@@ -6,6 +6,7 @@ are tested without Ray in tests/inference."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -127,6 +128,32 @@ def test_a_server_on_the_same_machine_is_reached_through_shared_memory(ray_sessi
     stats = ray.get(server.stats.remote())
     assert stats.requests == 3 and stats.rows == x.shape[0] + big.shape[0]
     assert evaluator.link.shared == 3 and evaluator.link.fell_back == 0
+    ray.kill(server)
+
+
+@pytest.mark.ray
+def test_a_server_restarted_under_a_channel_is_heard_and_mapped_again(ray_session):
+    """The server's process dies between two leaf batches: the client hears it within a
+    second or so (not its 30 s timeout, and with no request waiting), and its next request maps a
+    channel with the restarted server, which answers through it."""
+    ray = ray_session
+    server = InferenceServerActor.options(max_restarts=1, max_task_retries=-1).remote(
+        SMALL, weights=weight_bytes(0), version=4, device="cpu", max_wait_ms=1.0, torch_threads=1
+    )
+    evaluator = RemoteEvaluator(server)
+    x = encoded_positions(50, seed=3)
+    assert_rows_match(evaluator(x), reference(0)(x))
+    first_pid = ray.get(server.__ray_call__.remote(lambda self: os.getpid()))
+    ray.kill(server, no_restart=False)
+    deadline = time.monotonic() + 10
+    while evaluator.link.attached and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not evaluator.link.attached  # heard without a request waiting on it
+    shared = evaluator.link.shared
+    assert_rows_match(evaluator(x), reference(0)(x))
+    assert ray.get(server.__ray_call__.remote(lambda self: os.getpid())) != first_pid
+    assert evaluator.link.attached and evaluator.link.shared == shared + 1
+    assert ray.get(server.channels_attached.remote()) == 1
     ray.kill(server)
 
 
