@@ -216,7 +216,10 @@ class _ClientChannel:
         v.bits[slot][:rows] = bits
         v.cont[slot][:rows] = cont
         v.header[slot][0] = rows
-        os.write(self._req, bytes((slot,)))
+        with self._lock:  # close() closes the request FIFO under the lock
+            if self.broken:
+                return None
+            os.write(self._req, bytes((slot,)))
         return slot
 
     def result(self, slot: int, timeout_s: float) -> Answer:
