@@ -126,9 +126,7 @@ class InferenceClient:
             step = rows if rows > SINGLE_REQUEST_ROWS else WIRE_ROWS
         return max(step, 1)
 
-    def _evaluate(
-        self, packed: list[tuple[np.ndarray, np.ndarray]]
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _evaluate(self, packed: list[Rows]) -> tuple[np.ndarray, np.ndarray]:
         while True:
             pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]
             try:

@@ -36,6 +36,7 @@ from blobrl.game import new_game
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import FEATURES, encode_batch
 from blobrl.mcts import Evaluator, SearchResult, SearchSettings, make_search, sample_actions
+from blobrl.mcts.search import PackedEvaluator
 
 
 @dataclass(frozen=True)
@@ -135,9 +136,7 @@ class _TimedEvaluator:
         return getattr(self.evaluator, "rollout_weights", None)
 
     @property
-    def packed_rows(
-        self,
-    ) -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
+    def packed_rows(self) -> PackedEvaluator | None:
         """The evaluator's ``packed_rows`` (rows in wire form), timed the same way; None when
         it has none (the search then writes float rows)."""
         inner = getattr(self.evaluator, "packed_rows", None)
