@@ -34,6 +34,7 @@ def test_remote_stub_reports_its_keys():
     ratio = numbers["remote_stub_games_per_min"] / numbers["remote_stub_local_games_per_min"]
     assert numbers["remote_stub_vs_local_stub"] == pytest.approx(ratio)
     assert numbers["remote_stub_512_vs_local_stub_512"] > 0
+    assert numbers["remote_stub_shared_memory_share"] == 1.0  # the stand-in is on this machine
 
 
 def test_forward_reports_its_rate_against_a_large_matmul():

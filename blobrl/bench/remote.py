@@ -124,6 +124,7 @@ class _StubSelfPlay:
         from blobrl.selfplay import SelfPlayWorker
 
         evaluator = stub_network if server is None else RemoteEvaluator(server)
+        self.evaluator = evaluator
         self.worker = SelfPlayWorker(
             evaluator,
             settings=SearchSettings(determinizations=3, simulations=30),
@@ -141,12 +142,19 @@ class _StubSelfPlay:
         )
         return searched, games, positions
 
+    def shared_share(self) -> float:
+        """Share of this actor's requests that went through shared memory (0 in-process)."""
+        link = getattr(self.evaluator, "link", None)
+        shared, fell_back = getattr(link, "shared", 0), getattr(link, "fell_back", 0)
+        return shared / (shared + fell_back) if shared + fell_back else 0.0
+
 
 def _decisions(ray, server, *, groups: int, warm_s: float, seconds: float, in_flight: int):
     actor = ray.remote(num_cpus=1)(_StubSelfPlay).remote(server, groups, in_flight)
     try:
         ray.get(actor.decisions.remote(0.0, 1.0, 900_000), timeout=TIMEOUT_S)  # compile
-        return ray.get(actor.decisions.remote(warm_s, seconds, 0), timeout=TIMEOUT_S)
+        played = ray.get(actor.decisions.remote(warm_s, seconds, 0), timeout=TIMEOUT_S)
+        return (*played, ray.get(actor.shared_share.remote(), timeout=TIMEOUT_S))
     finally:
         ray.kill(actor)
 
@@ -168,6 +176,7 @@ def remote(quick: bool) -> dict[str, float]:
     rounds, warm_s, seconds = (1, 1.0, 4.0) if quick else (2, 3.0, 15.0)
     best = {"local": 0.0, "one": 0.0, "grouped": 0.0, "local_large": 0.0, "grouped_large": 0.0}
     games = positions = 0
+    shared = 1.0  # the least share of requests through shared memory over the remote plays
     try:
         server = start_stub_server(ray, latency_ms=LATENCY_MS)
         for _ in range(rounds):
@@ -178,9 +187,11 @@ def remote(quick: bool) -> dict[str, float]:
                 ("local_large", None, 1, LARGE_GROUP),
                 ("grouped_large", server, SERVER_GAME_GROUPS, LARGE_GROUP),
             ):
-                searched, finished, played = _decisions(
+                searched, finished, played, share = _decisions(
                     ray, handle, groups=groups, warm_s=warm_s, seconds=seconds, in_flight=in_flight
                 )
+                if handle is not None:
+                    shared = min(shared, share)
                 best[name] = max(best[name], searched / seconds * 60.0)
                 games, positions = games + finished, positions + played
         ray.kill(server)
@@ -195,6 +206,7 @@ def remote(quick: bool) -> dict[str, float]:
         "remote_stub_games_per_min": best["grouped"],
         "remote_stub_groups": float(SERVER_GAME_GROUPS),
         "remote_stub_latency_ms": LATENCY_MS,
+        "remote_stub_shared_memory_share": shared,
         "remote_stub_vs_local_stub": best["grouped"] / best["local"] if best["local"] else 0.0,
         "remote_stub_512_vs_local_stub_512": (
             best["grouped_large"] / best["local_large"] if best["local_large"] else 0.0
