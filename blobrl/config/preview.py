@@ -60,13 +60,17 @@ def render_schedule(config: Config) -> str:
         )
     phases = config.schedule.phases
     total = config.total_games
-    weighted = sum(p.total_games * p.simulations_per_decision for p in phases) / total
+    # The mean simulations a decision, to one decimal in integers: a config's counts may be
+    # larger than a float holds, and the preview still shows them.
+    tenths = (20 * sum(p.total_games * p.simulations_per_decision for p in phases) + total) // (
+        2 * total
+    )
     rows.append(
         (
             "total",
             f"1-{config.run.iterations}",
             "",
-            f"{weighted:.1f} mean",
+            f"{tenths // 10}.{tenths % 10} mean",
             "",
             f"{total:,}",
             "",

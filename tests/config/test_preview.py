@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from pathlib import Path
 
 from blobrl.config import load_config, lr_schedule, render_schedule
@@ -37,3 +39,33 @@ def test_preview_shows_phase_search_overrides(tmp_path):
     data["schedule"]["phases"][0]["search"] = {"root": "gumbel"}
     text = render_schedule(load_config(write(tmp_path, data)))
     assert "root=gumbel" in text
+
+
+def test_counts_too_large_for_a_float_still_preview(tmp_path):
+    """A config may hold counts no float can (the fuzz found one); the preview shows them."""
+    from .trial_configs import minimal, write
+
+    data = minimal()
+    phase = data["schedule"]["phases"][0]
+    phase["simulations"] = 10**310
+    config = load_config(write(tmp_path, data))
+    text = render_schedule(config)
+    phases = config.schedule.phases
+    mean = Fraction(
+        sum(p.total_games * p.simulations_per_decision for p in phases), config.total_games
+    )
+    tenths = math.floor(mean * 10 + Fraction(1, 2))
+    total_row = next(row for row in text.splitlines() if row.startswith("total"))
+    assert f" {tenths // 10}.{tenths % 10} mean" in total_row
+
+
+def test_the_mean_simulations_a_decision_weights_phases_by_their_games(tmp_path):
+    from .trial_configs import minimal, write
+
+    data = minimal()
+    text = render_schedule(load_config(write(tmp_path, data)))
+    config = load_config(write(tmp_path, data))
+    phases = config.schedule.phases
+    mean = sum(p.total_games * p.simulations_per_decision for p in phases) / config.total_games
+    total_row = next(row for row in text.splitlines() if row.startswith("total"))
+    assert f"{mean:.1f} mean" in total_row
