@@ -13,12 +13,12 @@ comparison is skipped with the reason.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from blobrl.bench.window import timed
 from blobrl.game import new_game
 
 Hand = Callable[[], None]
@@ -62,13 +62,12 @@ def openspiel_hand(game: Any, seed: int = 0) -> Hand:
 
 def hands_per_s(hand: Hand, seconds: float) -> tuple[int, float]:
     """(hands played, seconds taken) playing ``hand`` for at least ``seconds``."""
-    done, start = 0, time.perf_counter()
-    while True:
+
+    def one() -> int:
         hand()
-        done += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done, elapsed
+        return 1
+
+    return timed(one, seconds)
 
 
 def compare(

@@ -21,6 +21,7 @@ from blobrl.bench.actors import actors
 from blobrl.bench.gamelog import gamelog
 from blobrl.bench.inference import inference
 from blobrl.bench.remote import remote
+from blobrl.bench.window import timed
 from blobrl.game import core as k
 from blobrl.game import new_game
 from blobrl.game import rng as _rng
@@ -52,12 +53,8 @@ def one_core():
 
 def _rate(work: Callable[[], int], *, min_seconds: float) -> float:
     """Units of work per second, repeating ``work`` (which returns units done) for a while."""
-    done, start = 0, time.perf_counter()
-    while True:
-        done += work()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return done / elapsed
+    done, elapsed = timed(work, min_seconds)
+    return done / elapsed
 
 
 def engine(quick: bool) -> dict[str, float | str | None]:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from typing import Any
+
+
+def timed(work: Callable[[], int], seconds: float) -> tuple[int, float]:
+    """(units done, seconds taken) repeating ``work`` (which returns the units it did) for at
+    least ``seconds``."""
+    done, start = 0, time.perf_counter()
+    while True:
+        done += work()
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done, elapsed
 
 
 def play_window(

@@ -298,8 +298,10 @@ class BlobState:
         )
 
 
-def _wrap(vec: np.ndarray) -> BlobState:
-    """A BlobState over ``vec``, a vector the kernels just filled (so no checks)."""
+def _filled(fill: Callable[..., None], *args: object) -> BlobState:
+    """A BlobState over a new vector that the kernel ``fill(vector, *args)`` writes whole."""
+    vec = np.empty(k.STATE_SIZE, np.int64)
+    fill(vec, *args)
     state = _new_state(BlobState)
     state._s = vec
     state._m = vec.data
@@ -321,9 +323,7 @@ def make_state(
     """A fresh hand; ``hands`` is ``int64[MAX_PLAYERS]``, the card mask of each seat."""
     if not _bound:
         _bind_kernels()
-    vec = np.empty(k.STATE_SIZE, np.int64)
-    _init_state(vec, hands, num_players, cards, dealer, trump, turnup, scoring)
-    return _wrap(vec)
+    return _filled(_init_state, hands, num_players, cards, dealer, trump, turnup, scoring)
 
 
 def dealt_state(
@@ -340,6 +340,4 @@ def dealt_state(
     (card ids): seat ``p`` gets ``deck[p * cards : (p + 1) * cards]``."""
     if not _bound:
         _bind_kernels()
-    vec = np.empty(k.STATE_SIZE, np.int64)
-    _deal_state(vec, deck, num_players, cards, dealer, trump, turnup, scoring)
-    return _wrap(vec)
+    return _filled(_deal_state, deck, num_players, cards, dealer, trump, turnup, scoring)

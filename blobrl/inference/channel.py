@@ -51,7 +51,8 @@ SLOTS = 16  # requests in flight per client (4 groups need 4 at 128 games a grou
 SLOT_ROWS = 1024  # rows a slot holds; a larger request goes several slots, or the fallback
 _CONT = int(CONT_INDEX.shape[0])
 _HEADER = 64  # int64 rows, status, version, then an error message up to _MESSAGE bytes
-_MESSAGE = _HEADER - 24
+_MESSAGE_AT = 24  # after the three int64s
+_MESSAGE = _HEADER - _MESSAGE_AT
 _OK, _NOT_LOADED, _FAILED = 0, 1, 2
 _WAKE = 255  # a byte on the answer FIFO that is no slot: the client's reader, told to look up
 _RETRY_S = 30.0  # a client whose attach failed tries again after this long
@@ -131,11 +132,11 @@ class _Slots:
         self.slot_size = size
 
     def message(self, slot: int) -> str:
-        at = slot * self.slot_size + 24
+        at = slot * self.slot_size + _MESSAGE_AT
         return bytes(self.memory[at : at + _MESSAGE]).rstrip(b"\0").decode(errors="replace")
 
     def set_message(self, slot: int, text: str) -> None:
-        at = slot * self.slot_size + 24
+        at = slot * self.slot_size + _MESSAGE_AT
         raw = text.encode()[:_MESSAGE].ljust(_MESSAGE, b"\0")
         self.memory[at : at + _MESSAGE] = raw
 
@@ -432,7 +433,6 @@ class ChannelServer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._wake_r, self._wake_w = os.pipe()
-        self.answered = 0
 
     def attach(self, spec: ChannelSpec) -> int | None:
         """Map ``spec``'s channel; this process's id, or None when its files are not here or its
@@ -512,7 +512,6 @@ class ChannelServer:
             if self._channels.get(channel.req) is channel:
                 with contextlib.suppress(OSError):
                     os.write(channel.ans, bytes((slot,)))
-                    self.answered += 1
 
     def _drop(self, channel: _ServerChannel) -> None:
         """Forget ``channel`` (called by the serving thread, the only one that selects on it)."""
