@@ -13,13 +13,23 @@ distribution.
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import numpy as np
 
 from blobrl.game import core as k
 from blobrl.game.encoding import FEATURES, encode_into
 from blobrl.mcts import beliefs, ismcts
 from blobrl.mcts.rollout import GREEDY_WEIGHTS, ROLLOUTS
-from blobrl.mcts.search import BatchedSearch, Evaluator, SearchResult
+from blobrl.mcts.search import (
+    Answer,
+    BatchedSearch,
+    Evaluator,
+    LeafRows,
+    SearchResult,
+    SearchSteps,
+    drive,
+)
 from blobrl.mcts.settings import SearchSettings
 
 _NO_POOL = np.zeros((0, k.STATE_SIZE), np.int64)
@@ -60,11 +70,16 @@ class InformationSetSearch:
         ``states``: int64[G, STATE_SIZE] (not modified); ``active``: bool[G]; ``rs``: uint64[G]
         per-game random streams (game ``i`` draws from stream ``i``).
         """
+        return drive(self.steps(states, active, rs), self.evaluator)
+
+    def steps(self, states: np.ndarray, active: np.ndarray, rs: np.ndarray) -> SearchSteps:
+        """:meth:`run` as a generator of its evaluations (:data:`~blobrl.mcts.search.
+        SearchSteps`), for a caller that evaluates the rows itself."""
         g = states.shape[0]
         if g > self.max_games:
             raise ValueError(f"batch of {g} games exceeds max_games={self.max_games}")
         s = self.settings
-        pools, evaluations = self._weighted_pools(states, active, rs)
+        pools, evaluations = yield from self._weighted_pools(states, active, rs)
         visits = np.zeros((g, k.NUM_ACTIONS), np.float64)
         value = np.zeros(g, np.float32)
         q = np.zeros((g, k.NUM_ACTIONS), np.float64)
@@ -101,7 +116,7 @@ class InformationSetSearch:
         self.root_q = q
         totals = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, totals, out=np.zeros_like(visits), where=totals > 0)
-        evaluations += self._mix_values(states, active, visits, q, policy)
+        evaluations += yield from self._mix_values(states, active, visits, q, policy)
         self.evaluations += evaluations
         return SearchResult(policy.astype(np.float32), visits, value, evaluations)
 
@@ -112,7 +127,7 @@ class InformationSetSearch:
         visits: np.ndarray,
         q: np.ndarray,
         policy: np.ndarray,
-    ) -> int:
+    ) -> Generator[LeafRows, Answer, int]:
         """Where ``value_mix_bid``/``value_mix_play`` is set, score each root action by
         ``(1 - w) * tree Q + w * network value`` of the searcher's information state after it,
         and make ``policy`` a sharp softmax of that score (``MIX_TEMPERATURE``); returns the
@@ -139,7 +154,7 @@ class InformationSetSearch:
             after[:] = states[i]
             k.apply_unchecked(after, a)
             encode_into(after, int(states[i, k.F_PLAYER]), features[r])
-        _, values = self.evaluator(features)
+        _, values = yield (features,)
         own = np.asarray(values, np.float64)[:, 0]  # relative seat 0: the searcher
         score = np.full(q.shape, -np.inf)
         for r, (i, a, w) in enumerate(zip(games, actions, weights, strict=True)):
@@ -152,7 +167,7 @@ class InformationSetSearch:
 
     def _weighted_pools(
         self, states: np.ndarray, active: np.ndarray, rs: np.ndarray
-    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], int]:
+    ) -> Generator[LeafRows, Answer, tuple[list[tuple[np.ndarray, np.ndarray]], int]]:
         """A (pool, running weight sums) per game, empty (fresh uniform worlds) where there is
         no network or no other seat's bid to learn from; and the rows evaluated."""
         g = states.shape[0]
@@ -185,7 +200,7 @@ class InformationSetSearch:
         if r == 0:  # every observed action was forced
             return plain, 0
         features, masks = features[:r], masks[:r]
-        logits, _ = self.evaluator(features)
+        logits, _ = yield (features,)
         logits = np.ascontiguousarray(logits, dtype=np.float32)
         self.effective_worlds = []
         for game, (pool, start, stop) in spans.items():

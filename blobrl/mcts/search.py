@@ -21,7 +21,7 @@ Two root rules:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,10 @@ from blobrl.mcts.settings import SearchSettings
 Evaluator = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 # (uint8[B, WIRE_BIT_BYTES] bits, float32[B, CONT] cont) -> (logits, values), as an Evaluator
 PackedEvaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+# The rows a search step wants evaluated: ``(features,)`` as float32[B, FEATURES], or
+# ``(bits, cont)`` in wire form for an evaluator with ``packed_rows``.
+LeafRows = tuple[np.ndarray, ...]
+Answer = tuple[np.ndarray, np.ndarray]  # (float32[B, 65] logits, float32[B, 8] values)
 
 
 @dataclass
@@ -48,6 +52,33 @@ class SearchResult:
     visits: np.ndarray  # float64[G, 65]: root visits summed over worlds
     value: np.ndarray  # float32[G]: root value estimate for the acting seat
     evaluations: int  # rows sent to the evaluator (leaves, and searcher views of leaves)
+
+
+# A search written as a generator: it yields the rows it wants evaluated, is sent their answer,
+# and returns its result. :func:`drive` runs one to the end with an evaluator; a self-play worker
+# runs several at once, each searching while the others' rows are being evaluated.
+SearchSteps = Generator[LeafRows, Answer, SearchResult]
+
+
+def evaluate(evaluator: Evaluator, rows: LeafRows) -> Answer:
+    """The answer to one step's ``rows`` from ``evaluator`` (its ``packed_rows`` for rows in
+    wire form)."""
+    if len(rows) == 1:
+        return evaluator(rows[0])
+    return evaluator.packed_rows(*rows)  # type: ignore[attr-defined]
+
+
+def drive(steps: SearchSteps, evaluator: Evaluator | None) -> SearchResult:
+    """Run the search ``steps`` to its end, each step's rows answered by ``evaluator`` (None
+    for a search that evaluates nothing)."""
+    try:
+        rows = next(steps)
+        while True:
+            if evaluator is None:
+                raise ValueError("the search wants rows evaluated and has no evaluator")
+            rows = steps.send(evaluate(evaluator, rows))
+    except StopIteration as done:
+        return done.value
 
 
 class BatchedSearch:
@@ -105,6 +136,12 @@ class BatchedSearch:
         ``states``: int64[G, STATE_SIZE] real states (not modified); ``active``: bool[G], games
         whose player to act has at least two legal actions; ``rs``: uint64[G] per-game streams.
         """
+        return drive(self.steps(states, active, rs), self.evaluator)
+
+    def steps(self, states: np.ndarray, active: np.ndarray, rs: np.ndarray) -> SearchSteps:
+        """:meth:`run` as a generator of its evaluations (:data:`SearchSteps`): the same search,
+        for a caller that evaluates the rows itself. Nothing may touch this search's arrays
+        between a yield and the answer sent back."""
         g = states.shape[0]
         if g > self.max_games:
             raise ValueError(f"batch of {g} games exceeds max_games={self.max_games}")
@@ -126,9 +163,9 @@ class BatchedSearch:
             views["sims_done"],
         )
         if s.root == "gumbel":
-            return self._run_gumbel(states, active, rs, views)
+            return (yield from self._run_gumbel(states, active, rs, views))
         views["root_forced"][:] = _tree.NO_FORCED
-        evaluations = self._simulate(views, s.simulations, s.dirichlet_weight, rs)
+        evaluations = yield from self._simulate(views, s.simulations, s.dirichlet_weight, rs)
         visits = np.zeros((g, k.NUM_ACTIONS), np.float64)
         _tree.root_visits(views["children"], views["visits"], views["node_count"], kk, visits)
         totals = visits.sum(axis=1, keepdims=True)
@@ -161,7 +198,7 @@ class BatchedSearch:
 
     def _simulate(
         self, v: dict[str, np.ndarray], sims: int, noise_weight: float, rs: np.ndarray
-    ) -> int:
+    ) -> Generator[LeafRows, Answer, int]:
         """Run passes until every tree has ``sims`` simulations; return leaves evaluated."""
         s = self.settings
         evaluations = 0
@@ -200,9 +237,9 @@ class BatchedSearch:
                 )  # fmt: skip
             rows = leaves + owns  # both views
             if self._packed is not None:
-                logits, values = self._packed(v["bits"][:rows], v["cont"][:rows])
+                logits, values = yield v["bits"][:rows], v["cont"][:rows]
             else:
-                logits, values = self.evaluator(v["features"][:rows])
+                logits, values = yield (v["features"][:rows],)
             values = np.ascontiguousarray(values, dtype=np.float32)
             _tree.expand_and_backup(
                 leaves,
@@ -242,14 +279,14 @@ class BatchedSearch:
     # ---- Gumbel root ----------------------------------------------------------------------
     def _run_gumbel(
         self, states: np.ndarray, active: np.ndarray, rs: np.ndarray, v: dict[str, np.ndarray]
-    ) -> SearchResult:
+    ) -> SearchSteps:
         s = self.settings
         g, kk = states.shape[0], s.determinizations
         acting = np.maximum(states[:, k.F_PLAYER], 0)
         # Expand the roots first; every world of a game shares the root information state, so
         # world 0's priors are the game's.
         v["root_forced"][:] = _tree.NO_FORCED
-        evaluations = self._simulate(v, 0, 0.0, rs)
+        evaluations = yield from self._simulate(v, 0, 0.0, rs)
         legal = np.zeros((g, k.NUM_ACTIONS), np.bool_)
         for i in range(g):
             if active[i]:
@@ -282,7 +319,7 @@ class BatchedSearch:
                     r = remaining[i]
                     v["root_forced"][i * kk : (i + 1) * kk] = r[j % len(r)] if r else -1
                 done += 1
-                evaluations += self._simulate(v, done, 0.0, rs)
+                evaluations += yield from self._simulate(v, done, 0.0, rs)
             _tree.root_q(
                 v["children"], v["visits"], v["value"], v["node_count"], states, kk, q_sum, q_cnt
             )

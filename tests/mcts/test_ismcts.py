@@ -12,6 +12,7 @@ from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.mcts import beliefs, ismcts
 from blobrl.mcts.information_set import InformationSetSearch
+from blobrl.mcts.search import drive
 
 
 def play(state, actions):
@@ -284,7 +285,9 @@ def test_worlds_that_explain_the_bids_get_the_weight():
         spade_bidder, max_games=1, settings=ismcts_settings(50, belief_pool=400)
     )
     vectors = state.vector[None, :].copy()
-    pools, rows = search._weighted_pools(vectors, np.array([True]), _rng.seed_streams([1]))
+    pools, rows = drive(
+        search._weighted_pools(vectors, np.array([True]), _rng.seed_streams([1])), spade_bidder
+    )
     (pool, cum) = pools[0]
     assert rows == 400 * 3
     weights = np.diff(np.concatenate([[0.0], cum]))
