@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -44,6 +45,10 @@ class RayLink:
     def send(self, bits: np.ndarray, cont: np.ndarray, model: str | None) -> Any:
         args = (bits, cont) if model is None else (bits, cont, model)
         return self.handle.evaluate_packed.remote(*args)
+
+    def future(self, pending: Any) -> Future[Any]:
+        """Done once the request's answer (or its error) is in."""
+        return pending.future()
 
     def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
         try:

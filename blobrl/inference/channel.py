@@ -34,7 +34,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,6 +161,7 @@ class _ClientChannel:
         self._lock = threading.Lock()
         self._free = list(range(slots))
         self._done = [threading.Event() for _ in range(slots)]
+        self._futures: list[Future[None]] = [Future() for _ in range(slots)]
         self._answered = [False] * slots
         self._abandoned: set[int] = set()
         self._reading = False
@@ -196,8 +197,11 @@ class _ClientChannel:
                             self._abandoned.discard(slot)
                             self._free.append(slot)
                             continue
+                        # Under the lock: a later request in this slot never hears of it.
                         self._answered[slot] = True
-                    self._done[slot].set()
+                        self._done[slot].set()
+                        with contextlib.suppress(InvalidStateError):  # set by close() already
+                            self._futures[slot].set_result(None)
             if time.monotonic() - watched >= _WATCH_S:
                 watched = time.monotonic()
                 if not alive(server_pid):
@@ -212,6 +216,7 @@ class _ClientChannel:
             slot = self._free.pop()
             self._answered[slot] = False
             self._done[slot].clear()
+            self._futures[slot] = Future()
         rows = bits.shape[0]
         v = self.views
         v.bits[slot][:rows] = bits
@@ -222,6 +227,10 @@ class _ClientChannel:
                 return None
             os.write(self._req, bytes((slot,)))
         return slot
+
+    def future(self, slot: int) -> Future[None]:
+        """Done once ``slot``'s answer is in, or the channel broke (its request lost)."""
+        return self._futures[slot]
 
     def result(self, slot: int, timeout_s: float) -> Answer:
         """The answer in ``slot`` (the slot is free again after), or :class:`NoAnswer`."""
@@ -271,6 +280,9 @@ class _ClientChannel:
                 os.close(self._ans)
         for done in self._done:
             done.set()
+        for future in self._futures:
+            with contextlib.suppress(InvalidStateError):  # already done: answered
+                future.set_result(None)
         for end in ("", ".req", ".ans"):
             with contextlib.suppress(OSError):
                 os.unlink(f"{self.path}{end}")
@@ -376,6 +388,12 @@ class ChannelLink:
                 return _Pending(channel, slot)
         self.fell_back += 1
         return self.fallback.send(bits, cont, model)
+
+    def future(self, pending: Any) -> Future[Any]:
+        """Done once the request's answer is in (or it was lost with the channel)."""
+        if isinstance(pending, _Pending):
+            return pending.channel.future(pending.slot)
+        return self.fallback.future(pending)  # type: ignore[attr-defined]
 
     def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
         deadline = time.monotonic() + timeout_s

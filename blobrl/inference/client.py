@@ -6,12 +6,18 @@ requests of at most :data:`WIRE_ROWS`, all at once (the server batches them toge
 as one request when there are more than :data:`SINGLE_REQUEST_ROWS`, and puts the answers back
 together. How a request reaches the server is a :class:`ServerLink`: the actors layer gives one
 over a Ray actor handle (:class:`blobrl.actors.inference.RayLink`), tests give a fake.
+
+Over a link that tells when an answer is in (``future``), :meth:`InferenceClient.start` sends a
+step's rows and returns at once (a :class:`Call`), so that one thread can keep several searches
+going, each searching while the others' rows are evaluated (the self-play worker's game groups).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Protocol
 
 import numpy as np
@@ -57,7 +63,44 @@ class ServerLink(Protocol):
 
 # A link may also have ``max_rows`` (int or None): the most rows it wants in one request, where
 # the client's own chunking (WIRE_ROWS inline, SINGLE_REQUEST_ROWS) suits Ray's calls but not
-# a shared-memory channel (blobrl.inference.channel).
+# a shared-memory channel (blobrl.inference.channel); and ``future(pending)``: a Future that is
+# done once that request's answer (or its failure) is in, which InferenceClient.start needs.
+
+
+class Call:
+    """One step's rows on their way to the server (:meth:`InferenceClient.start`).
+
+    ``futures`` are done once every answer is in; :meth:`poll` then gives the answer, and
+    before that (or before ``deadline``) None. A request still unanswered at ``deadline`` is
+    cancelled and sent again, and a network the server lost is loaded again, as a blocking
+    call does; the rows (the caller's arrays) must stay as they are until the answer."""
+
+    def __init__(self, client: InferenceClient, parts: list[Rows]) -> None:
+        self._client, self._parts = client, parts
+        self.futures: list[Future[Any]] = []
+        self.deadline = 0.0
+        self._send()
+
+    def _send(self) -> None:
+        client = self._client
+        link = client.link
+        self._pending = [link.send(bits, cont, client.model) for bits, cont in self._parts]
+        self.futures = [link.future(p) for p in self._pending]  # type: ignore[attr-defined]
+        self.deadline = time.monotonic() + client.timeout_s
+
+    def poll(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The answer, once every part is in; None before (or when a part had to be sent
+        again). Raises what the server raised, as a blocking call does."""
+        if not all(f.done() for f in self.futures) and time.monotonic() < self.deadline:
+            return None
+        client = self._client
+        try:
+            answers = client.link.gather(self._pending, 0.0) if self._pending else []
+        except (NoAnswer, ModelNotLoaded) as exc:
+            client._recover(exc, self._pending)
+            self._send()
+            return None
+        return client._joined(answers)
 
 
 class InferenceClient:
@@ -104,6 +147,24 @@ class InferenceClient:
             self._version = int(self.link.version())
         return self._version
 
+    @property
+    def asynchronous(self) -> bool:
+        """Whether :meth:`start` may be used: the link tells when an answer is in."""
+        return callable(getattr(self.link, "future", None))
+
+    def start(self, rows: tuple[np.ndarray, ...]) -> Call:
+        """Send one step's rows, ``(features,)`` or ``(bits, cont)`` in wire form, and return
+        at once; the :class:`Call` gives the answer (needs :attr:`asynchronous`)."""
+        if len(rows) == 1:
+            features = np.asarray(rows[0], dtype=np.float32)
+            step = self._step(features.shape[0])
+            starts = range(0, features.shape[0], step)
+            return Call(self, [pack_rows(features[i : i + step]) for i in starts])
+        bits, cont = rows
+        step = self._step(bits.shape[0])
+        starts = range(0, bits.shape[0], step)
+        return Call(self, [(bits[i : i + step], cont[i : i + step]) for i in starts])
+
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
         features = np.asarray(features, dtype=np.float32)
@@ -131,28 +192,38 @@ class InferenceClient:
             pending = [self.link.send(bits, cont, self.model) for bits, cont in packed]
             try:
                 answers = self.link.gather(pending, self.timeout_s) if pending else []
-            except NoAnswer:
-                self.link.cancel(pending)
-                self.resent += 1
-                log.warning(
-                    "no answer from the inference server in %.0f s; sending the request again",
-                    self.timeout_s,
-                )
+            except (NoAnswer, ModelNotLoaded) as exc:
+                self._recover(exc, pending)
                 continue
-            except ModelNotLoaded:
-                if self._reload is None:
-                    raise
-                log.warning("the inference server lost network %r; loading it again", self.model)
-                self._reload()
-                self.reloaded += 1
-                continue
-            if not answers:
-                return np.zeros((0, 65), np.float32), np.zeros((0, 8), np.float32)
-            # Requests may straddle a weight swap; the answer carries the newest version.
-            self._version = max(int(version) for _, _, version in answers)
-            if len(answers) == 1:
-                return answers[0][0], answers[0][1]
-            return (
-                np.concatenate([logits for logits, _, _ in answers]),
-                np.concatenate([values for _, values, _ in answers]),
+            return self._joined(answers)
+
+    def _recover(self, exc: Exception, pending: list[Any]) -> None:
+        """After ``pending`` failed with ``exc``: cancel them (no answer in time) or load the
+        network again (the server lost it), so they can be sent again; re-raise when neither
+        helps."""
+        if isinstance(exc, NoAnswer):
+            self.link.cancel(pending)
+            self.resent += 1
+            log.warning(
+                "no answer from the inference server in %.0f s; sending the request again",
+                self.timeout_s,
             )
+            return
+        if self._reload is None:
+            raise exc
+        log.warning("the inference server lost network %r; loading it again", self.model)
+        self._reload()
+        self.reloaded += 1
+
+    def _joined(self, answers: list[Answer]) -> tuple[np.ndarray, np.ndarray]:
+        """The answers of a step's requests as one (logits, values); notes the newest version."""
+        if not answers:
+            return np.zeros((0, 65), np.float32), np.zeros((0, 8), np.float32)
+        # Requests may straddle a weight swap; the answer carries the newest version.
+        self._version = max(int(version) for _, _, version in answers)
+        if len(answers) == 1:
+            return answers[0][0], answers[0][1]
+        return (
+            np.concatenate([logits for logits, _, _ in answers]),
+            np.concatenate([values for _, values, _ in answers]),
+        )

@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import threading
 import time
+from concurrent.futures import wait
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,22 @@ def test_a_closed_or_dropped_link_frees_its_channel_and_reader(served, tmp_path)
     del dropped
     gc.collect()
     assert not any(tmp_path.iterdir())
+
+
+def test_a_started_request_is_done_when_its_answer_is_in_or_its_channel_broke(served, tmp_path):
+    server = served(delay_s=0.05)
+    link = ChannelLink(FakeLink(), server.attach, slots=2, directory=tmp_path)
+    client = InferenceClient(link)
+    assert client.asynchronous
+    x = features(10, seed=3)
+    call = client.start((x,))
+    assert not call.futures[0].done() and call.poll() is None
+    wait(call.futures, 5)
+    np.testing.assert_array_equal(call.poll()[0], rowwise(x)[0])
+    lost = client.start((x,))
+    link.close()  # its request is lost with the channel: done at once, then sent again
+    wait(lost.futures, 5)
+    assert lost.poll() is None and client.resent == 1
+    wait(lost.futures, 5)
+    np.testing.assert_array_equal(lost.poll()[0], rowwise(x)[0])
+    assert link.attached and link.fell_back == 0

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -62,6 +64,35 @@ class FakeLink:
 
     def cancel(self, pending):
         self.cancelled += len(pending)
+
+    def future(self, pending):
+        """Done at once: this link answers as it is asked."""
+        done = Future()
+        done.set_result(None)
+        return done
+
+
+class SlowLink(FakeLink):
+    """A FakeLink whose answers are in only when ``arrive()`` is called (its futures done);
+    until then a gather finds none."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.futures: list[Future] = []
+
+    def future(self, pending):
+        self.futures.append(Future())
+        return self.futures[-1]
+
+    def arrive(self) -> None:
+        for future in self.futures:
+            if not future.done():
+                future.set_result(None)
+
+    def gather(self, pending, timeout_s):
+        if not all(f.done() for f in self.futures[-len(pending) :]):
+            raise NoAnswer("not yet")
+        return super().gather(pending, timeout_s)
 
 
 def test_a_leaf_batch_goes_in_wire_sized_requests_and_comes_back_whole_in_order():
@@ -147,3 +178,60 @@ def test_rows_already_packed_go_as_they_are_in_the_same_requests():
     np.testing.assert_array_equal(logits, rowwise(x)[0])
     np.testing.assert_array_equal(values, rowwise(x)[1])
     assert link.sent == [(WIRE_ROWS, None), (WIRE_ROWS, None), (17, None)]
+
+
+def test_a_started_call_gives_the_whole_answer_in_order_once_every_part_is_in():
+    x = features(2 * WIRE_ROWS + 17, seed=9)
+    link = SlowLink(versions=(4, 6, 5))
+    client = InferenceClient(link)
+    assert client.asynchronous
+    call = client.start((x,))
+    assert [rows for rows, _ in link.sent] == [WIRE_ROWS, WIRE_ROWS, 17]  # sent at once
+    assert call.poll() is None and call.poll() is None  # no answer yet: nothing waits
+    link.futures[0].set_result(None)
+    assert call.poll() is None  # one part of three is not an answer
+    link.arrive()
+    logits, values = call.poll()
+    np.testing.assert_array_equal(logits, rowwise(x)[0])
+    np.testing.assert_array_equal(values, rowwise(x)[1])
+    assert client.version == 6 and len(link.sent) == 3  # nothing sent twice
+
+
+def test_a_started_call_of_packed_rows_sends_them_as_they_are():
+    x = features(WIRE_ROWS + 3, seed=4)
+    link = FakeLink()
+    logits, _ = InferenceClient(link).start(pack_rows(x)).poll()
+    np.testing.assert_array_equal(logits, rowwise(x)[0])
+    assert link.sent == [(WIRE_ROWS, None), (3, None)]
+
+
+def test_a_started_call_without_an_answer_by_its_deadline_is_sent_again():
+    link = SlowLink()
+    client = InferenceClient(link, timeout_s=0.05)
+    x = features(5, seed=1)
+    call = client.start((x,))
+    assert call.poll() is None
+    time.sleep(0.06)
+    assert call.poll() is None  # past the deadline: cancelled and sent again
+    assert client.resent == 1 and link.cancelled == 1 and len(link.sent) == 2
+    assert call.deadline > time.monotonic()  # a new deadline for the new request
+    link.arrive()
+    np.testing.assert_array_equal(call.poll()[0], rowwise(x)[0])
+
+
+def test_a_started_call_to_a_lost_network_loads_it_again_and_sends_again():
+    link = FakeLink(lost={"arena"})
+    client = InferenceClient(link, model="arena", reload=link.lost.clear)
+    x = features(3, seed=2)
+    call = client.start((x,))
+    assert call.poll() is None and client.reloaded == 1
+    np.testing.assert_array_equal(call.poll()[1], rowwise(x)[1])
+    with pytest.raises(ModelNotLoaded):  # and with no way to load it, the caller is told
+        InferenceClient(FakeLink(lost={"arena"}), model="arena").start((x,)).poll()
+
+
+def test_a_client_over_a_link_that_cannot_tell_when_an_answer_is_in_is_not_asynchronous():
+    class Blocking(FakeLink):
+        future = None
+
+    assert not InferenceClient(Blocking()).asynchronous
