@@ -7,26 +7,29 @@ of the group is evaluated in one evaluator call; when a game ends its slot is re
 queue at once.
 
 With one group (the default, and what a network inside the actor wants) the search runs in the
-calling thread. With several, each group searches in a thread of its own and the calling thread
-does the bookkeeping between their decisions, so that while one group waits for its leaf batch
-(a round trip to a remote InferenceServer, which releases the GIL) another searches to its
-leaves: the search calls its evaluator synchronously from inside its simulation loop, so a
-group needs a stack of its own to wait on. A game's moves depend only on its seed and the
-evaluator's answers for its rows, never on which group or slot it is in, so the groups change
-the timing of games and never their records (except under the Gumbel root, whose phases run
-as many rounds as the game of the batch that needs the most: a Gumbel game depends on the other
-games of its batch, with one group or several).
+calling thread and calls its evaluator. With several, the calling thread still runs every
+search, each as a generator of its leaf batches (:meth:`~blobrl.mcts.BatchedSearch.steps`): it
+sends one group's batch and searches another's tree while the first is being evaluated (a round
+trip to a remote InferenceServer), taking up whichever group's answer comes in first. An
+evaluator that can send without waiting (:attr:`InferenceClient.asynchronous
+<blobrl.inference.InferenceClient.asynchronous>`) is used as it is; any other is called in a
+thread of its own per batch. A game's moves depend only on its seed and the evaluator's answers
+for its rows, never on which group or slot it is in, so the groups change the timing of games and
+never their records (except under the Gumbel root, whose phases run as many rounds as the game
+of the batch that needs the most: a Gumbel game depends on the other games of its batch, with
+one group or several).
 """
 
 from __future__ import annotations
 
-import threading
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,7 +39,7 @@ from blobrl.game import new_game
 from blobrl.game import rng as _rng
 from blobrl.game.encoding import FEATURES, encode_batch
 from blobrl.mcts import Evaluator, SearchResult, SearchSettings, make_search, sample_actions
-from blobrl.mcts.search import PackedEvaluator
+from blobrl.mcts.search import Answer, LeafRows, PackedEvaluator, SearchSteps, evaluate
 
 
 @dataclass(frozen=True)
@@ -116,19 +119,37 @@ class _IterSource(SpecSource):
         return self._done
 
 
-class _Abandoned(Exception):
-    """Unwinds the search of a group whose play ended (a stop) while it was searching."""
+class _Evaluation(Protocol):
+    """One group's leaf batch being evaluated: ``futures`` are done when its answer may be in
+    (or by ``deadline``, when the evaluator wants another look); :meth:`poll` gives the answer,
+    or None while there is none yet."""
+
+    futures: list[Future[Any]]
+    deadline: float
+
+    def poll(self) -> Answer | None: ...
+
+
+class _InThread:
+    """An :class:`_Evaluation` by a blocking evaluator, called in a pool thread."""
+
+    deadline = math.inf
+
+    def __init__(self, future: Future[Answer]) -> None:
+        self.futures = [future]
+
+    def poll(self) -> Answer | None:
+        future = self.futures[0]
+        return future.result() if future.done() else None
 
 
 class _TimedEvaluator:
-    """A group's evaluator: adds the rows it sends and the seconds it waits to the worker's
-    stats as it goes (under a lock: the groups' threads share them)."""
+    """A group's evaluator: adds the rows it sends and the seconds each evaluation takes to
+    the worker's stats."""
 
-    def __init__(self, evaluator: Evaluator, stats: WorkerStats, lock: threading.Lock):
+    def __init__(self, evaluator: Evaluator, stats: WorkerStats):
         self.evaluator = evaluator
         self.stats = stats
-        self.lock = lock
-        self.abandoned = False
 
     @property
     def rollout_weights(self) -> np.ndarray | None:
@@ -142,32 +163,38 @@ class _TimedEvaluator:
         inner = getattr(self.evaluator, "packed_rows", None)
         return None if inner is None else partial(self._timed, inner)
 
-    def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, features: np.ndarray) -> Answer:
         return self._timed(self.evaluator, features)
 
-    def _timed(self, evaluate: Callable[..., tuple[np.ndarray, np.ndarray]], *rows: np.ndarray):
-        if self.abandoned:
-            raise _Abandoned
+    def _timed(self, evaluate: Callable[..., Answer], *rows: np.ndarray) -> Answer:
         start = time.perf_counter()
         out = evaluate(*rows)
-        seconds = time.perf_counter() - start
-        with self.lock:
-            self.stats.eval_seconds += seconds
-            self.stats.evaluations += rows[0].shape[0]
+        self.stats.eval_seconds += time.perf_counter() - start
+        self.stats.evaluations += rows[0].shape[0]
         return out
+
+    def start(self, rows: LeafRows, pool: ThreadPoolExecutor) -> _Evaluation:
+        """Begin evaluating ``rows`` without waiting: through the evaluator's own ``start``
+        when it has one that works here, else a call in one of ``pool``'s threads."""
+        self.stats.evaluations += rows[0].shape[0]
+        if getattr(self.evaluator, "asynchronous", False):
+            return self.evaluator.start(rows)  # type: ignore[attr-defined]
+        return _InThread(pool.submit(evaluate, self.evaluator, rows))
 
 
 class _Group:
     """Up to ``size`` games that take their decisions together, through a search of their own.
 
-    ``busy`` while its search runs (in a thread of its own when there are several groups); only
-    the playing thread touches its games in between.
+    ``busy`` while its search runs (``steps``, the search as a generator, when there are
+    several groups); its games are touched only in between.
     """
 
     def __init__(self, evaluator: _TimedEvaluator, *, size: int, settings: SearchSettings):
         self.evaluator = evaluator
         self.search = make_search(self.evaluator, max_games=size, settings=settings)
         self.busy = False
+        self.steps: SearchSteps | None = None  # the search under way (several groups)
+        self.sent_at = 0.0  # perf_counter() when its leaf batch went to be evaluated
         self.reset(size)
 
     def reset(self, size: int) -> None:
@@ -184,6 +211,22 @@ class _Group:
     def decide(self) -> SearchResult:
         """Search the decision of every active game."""
         return self.search.run(self.states, self.active, self.rs)
+
+
+def _wait_any(evaluations: Iterable[_Evaluation], timeout_s: float) -> None:
+    """Until one of ``evaluations`` may have its answer (all its futures done, or its deadline
+    passed), or ``timeout_s``."""
+    evaluations = list(evaluations)
+    now = time.monotonic()
+    timeout_s = min([timeout_s, *(e.deadline - now for e in evaluations)])
+    undone: list[Future[Any]] = []
+    for evaluation in evaluations:
+        left = [f for f in evaluation.futures if not f.done()]
+        if not left:
+            return
+        undone.extend(left)
+    if timeout_s > 0:
+        wait(undone, None if math.isinf(timeout_s) else timeout_s, FIRST_COMPLETED)
 
 
 class SelfPlayWorker:
@@ -214,7 +257,6 @@ class SelfPlayWorker:
         self.scoring = scoring
         self._weight_version = weight_version or (lambda: int(getattr(evaluator, "version", 0)))
         self._settings = settings
-        self._stats_lock = threading.Lock()
         self._groups = [self._new_group() for _ in range(game_groups)]
 
     @property
@@ -234,7 +276,7 @@ class SelfPlayWorker:
                 self._sync(group)
 
     def _new_group(self) -> _Group:
-        evaluator = _TimedEvaluator(self._evaluator, self.stats, self._stats_lock)
+        evaluator = _TimedEvaluator(self._evaluator, self.stats)
         return _Group(evaluator, size=self.games_in_flight, settings=self._settings)
 
     def _sync(self, group: _Group) -> None:
@@ -304,11 +346,12 @@ class SelfPlayWorker:
             self._advance(group, group.decide())
 
     def _run_groups(self, source: SpecSource, should_stop: Callable[[], bool]):
-        """Several groups, each searching in a thread of its own; this thread starts each
-        group's next decision as soon as its last one is searched."""
+        """Several groups, their searches run in turn in this thread: each search goes until
+        it has a leaf batch to evaluate, and the next one is taken up while that batch is out;
+        whichever group's answer comes in first goes on first."""
         groups = list(self._groups)
-        pool = ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="selfplay-group")
-        searching: dict[Future[SearchResult], _Group] = {}
+        pool = ThreadPoolExecutor(max_workers=len(groups), thread_name_prefix="selfplay-eval")
+        waiting: dict[_Group, _Evaluation] = {}  # in the order their batches went out
         ready: deque[_Group] = deque(groups)
         idle: list[_Group] = []  # no game to play for now
         try:
@@ -324,31 +367,54 @@ class SelfPlayWorker:
                     yield from self._refill(group, source, False)
                     if group.active.any():
                         group.busy = True
-                        searching[pool.submit(group.decide)] = group
+                        group.steps = group.search.steps(group.states, group.active, group.rs)
+                        self._resume(group, None, waiting, ready, pool)
                     else:
                         idle.append(group)
-                if not searching:
+                if not waiting:
                     if source.exhausted():
                         return
                     source.wait(0.05)
                 else:
-                    # Idle groups look for new games now and then; searching ones wake us.
-                    poll = 0.05 if idle and not source.exhausted() else None
-                    done, _ = wait(searching, timeout=poll, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        group = searching.pop(future)
-                        group.busy = False
-                        self._advance(group, future.result())
-                        ready.append(group)
+                    # Idle groups look for new games now and then; answers wake us.
+                    poll = 0.05 if idle and not source.exhausted() else math.inf
+                    _wait_any(waiting.values(), poll)
+                    for group, evaluation in list(waiting.items()):
+                        answer = evaluation.poll()
+                        if answer is not None:
+                            del waiting[group]
+                            self.stats.eval_seconds += time.perf_counter() - group.sent_at
+                            self._resume(group, answer, waiting, ready, pool)
                 ready.extend(idle)
                 idle.clear()
         finally:
-            # A group still searching (its answer lost or late) is left to unwind on its own
-            # thread and replaced, so that a later play never shares its arrays.
-            for group in searching.values():
-                group.evaluator.abandoned = True
+            # A group still waiting (its answer lost or late) is dropped with its search and
+            # replaced, so that a later play never shares its arrays with the late answer.
+            for group in waiting:
                 self._groups[self._groups.index(group)] = self._new_group()
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _resume(
+        self,
+        group: _Group,
+        answer: Answer | None,
+        waiting: dict[_Group, _Evaluation],
+        ready: deque[_Group],
+        pool: ThreadPoolExecutor,
+    ) -> None:
+        """Run ``group``'s search on from its last leaf batch (``answer``; None to begin) to
+        its next one, sent to be evaluated (into ``waiting``), or to its end: its decision is
+        played and the group is ``ready`` for the next."""
+        assert group.steps is not None
+        try:
+            rows = group.steps.send(answer)  # type: ignore[arg-type]  # None begins it
+        except StopIteration as done:
+            group.busy, group.steps = False, None
+            self._advance(group, done.value)
+            ready.append(group)
+            return
+        group.sent_at = time.perf_counter()
+        waiting[group] = group.evaluator.start(rows, pool)
 
     def _refill(self, group: _Group, source: SpecSource, stopping: bool) -> Iterator[GameRecord]:
         """Start games in the group's empty slots (none when ``stopping``), play forced moves

@@ -6,12 +6,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
 
-from blobrl.bench.remote import stub_network
+from blobrl.bench.remote import stub_network, stub_network_packed
 from blobrl.data import GameRecord
+from blobrl.inference import InferenceClient, NoAnswer
 from blobrl.mcts import SearchSettings
 from blobrl.selfplay import GameSpec, SelfPlayWorker
 
@@ -133,3 +135,71 @@ def test_new_settings_reach_every_group_at_its_next_decision():
 def test_game_groups_must_be_positive():
     with pytest.raises(ValueError, match="game_groups"):
         SelfPlayWorker(stub_network, settings=SearchSettings(1, 2), game_groups=0)
+
+
+class TimerLink:
+    """A server link whose answers (the stub network's) come in ``delay_s`` after each request,
+    from a timer thread; the requests numbered in ``lose`` (from 1) are never answered."""
+
+    def __init__(self, *, delay_s: float = 0.001, lose=()):
+        self.delay_s, self.lose = delay_s, set(lose)
+        self.sent = 0
+        self.cancelled = 0
+        self.threads = {threading.current_thread().name}  # the threads that sent requests
+
+    def version(self) -> int:
+        return 0
+
+    def send(self, bits, cont, model):
+        self.sent += 1
+        self.threads.add(threading.current_thread().name)
+        future: Future = Future()
+        if self.sent not in self.lose:
+            answer = (*stub_network_packed(bits, cont), 0)
+            threading.Timer(self.delay_s, future.set_result, (answer,)).start()
+        return future
+
+    def future(self, pending):
+        return pending
+
+    def gather(self, pending, timeout_s):
+        try:
+            return [f.result(timeout=timeout_s) for f in pending]
+        except TimeoutError as err:
+            raise NoAnswer("no answer") from err
+
+    def cancel(self, pending):
+        self.cancelled += len(pending)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [SearchSettings(2, 6), SearchSettings(1, 8, tree="information_set", belief_pool=8)],
+    ids=["worlds", "information_set"],
+)
+def test_groups_through_a_client_that_does_not_wait_play_the_games_of_one_group(settings):
+    """The searches all run in the playing thread, sending a batch and going on with another
+    group; the rows go in wire form (or packed by the client) and the games are the same."""
+    games = specs(14)
+    link = TimerLink()
+    client = InferenceClient(link)
+    several = play(settings, games, groups=3, evaluator=client)
+    assert link.sent > 0 and link.threads == {threading.current_thread().name}
+    assert_same_games(play(settings, games, groups=1), several)
+
+
+def test_a_lost_answer_is_sent_again_while_the_other_groups_play_on():
+    settings = SearchSettings(1, 4)
+    games = specs(40, deals=[(3, 2), (4, 2)])
+    link = TimerLink(lose={5})
+    client = InferenceClient(link, timeout_s=1.0)
+    worker = SelfPlayWorker(client, settings=settings, games_in_flight=2, game_groups=3)
+    start = time.monotonic()
+    records, before_resend = [], 0
+    for record in worker.play_iter(games):
+        records.append(record)
+        before_resend += client.resent == 0 and link.sent >= 5
+    assert client.resent == 1 and link.cancelled == 1
+    assert before_resend >= 10, "the other groups stopped while one waited"
+    assert time.monotonic() - start < 30
+    assert_same_games(play(settings, games, groups=1, in_flight=2), records)
