@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from blobrl.game import MAX_PLAYERS
 from blobrl.game import encoding as enc
 
-_cont: list[int] = []
-for _rel in range(MAX_PLAYERS):
-    _base = enc.OFF_SEATS + _rel * enc.SEAT_FEATURES
-    _cont += [
-        _base + enc.SEAT_BID,
-        _base + enc.SEAT_TRICKS,
-        _base + enc.SEAT_NEED,
-        _base + enc.SEAT_CARDS_LEFT,
-    ]
-_cont += list(range(enc.OFF_SCALARS, enc.FEATURES))
-
-CONT_INDEX = np.array(sorted(_cont), dtype=np.int64)
+CONT_INDEX = enc.CONT_INDEX  # the continuous features, stored as float16
 BIT_INDEX = np.setdiff1d(np.arange(enc.FEATURES), CONT_INDEX)
 CONT = CONT_INDEX.shape[0]
 STORED_BIT_BYTES = (BIT_INDEX.shape[0] + 7) // 8  # bytes of a stored position's flags

@@ -3,8 +3,10 @@ feature as one bit (``uint8[WIRE_BIT_BYTES]``, numpy's ``packbits`` order) and t
 ones (:data:`~blobrl.data.codec.CONT_INDEX`) again as float32, exact for encoded positions
 (all their other features are 0 or 1) and 1/16 of the float32 row.
 
-:func:`pack_row` is a numba kernel so that a search can write its leaves in this form as it
-encodes them (:mod:`blobrl.mcts.tree`), and the client pack a float batch in one pass
+:func:`encode_wire` encodes a position straight into this form (the encoder of
+:mod:`blobrl.game.encoding`, writing bits), as a search writes its leaves for a server
+(:mod:`blobrl.mcts.tree`): no float row to zero and pack, which cost as much again as encoding.
+:func:`pack_row` packs a float row, as the client does a float batch in one pass
 (:func:`blobrl.inference.codec.pack_rows`).
 """
 
@@ -14,11 +16,18 @@ import numpy as np
 from numba import njit
 
 from blobrl.data.codec import CONT_INDEX
-from blobrl.game.encoding import FEATURES
+from blobrl.game.encoding import FEATURES, encode_with
 
 WIRE_BIT_BYTES = (FEATURES + 7) // 8  # every feature one bit (STORED_BIT_BYTES: flags only)
 _FULL = FEATURES // 8  # bytes whose 8 columns are all features
 _MAGNITUDE = np.uint32(0x7FFFFFFF)  # every bit of a float but the sign: non-zero iff it is
+
+
+@njit(cache=True, nogil=True)
+def encode_wire(state: np.ndarray, viewer: int, bits: np.ndarray, cont: np.ndarray) -> None:
+    """The information state of ``viewer`` (as :func:`~blobrl.game.encoding.encode_into`
+    writes it) in wire form: :func:`pack_row` of that row, without the row."""
+    encode_with(state, viewer, bits, cont)
 
 
 @njit(cache=True, nogil=True)

@@ -20,11 +20,11 @@ import math
 import numpy as np
 from numba import njit
 
-from blobrl.data.wire import pack_row
+from blobrl.data.wire import encode_wire
 from blobrl.game import core as k
 from blobrl.game import rng as _rng
 from blobrl.game.determinize import determinize_into
-from blobrl.game.encoding import FEATURES, encode_into
+from blobrl.game.encoding import encode_into
 
 UNEXPANDED = -1  # children[t, x, a] before the edge is first taken
 MAX_DEPTH = k.MAX_HISTORY + 1
@@ -126,7 +126,6 @@ def select_leaves(
     wire form (:mod:`blobrl.data.wire`) instead, as a server's client sends them.
     """
     trees = world_roots.shape[0]
-    row = np.empty(FEATURES, np.float32)  # a leaf's features before packing (stays in cache)
     buf = np.empty(k.NUM_ACTIONS, np.int64)
     vbuf = np.zeros(value.shape[2], np.float32)
     leaves = 0
@@ -189,9 +188,7 @@ def select_leaves(
                 path[t, depth] = x
             path_len[t] = depth + 1
             if leaf:
-                _write_row(
-                    scratch[t], scratch[t, k.F_PLAYER], leaves, features, packed, bits, cont, row
-                )
+                _write_row(scratch[t], scratch[t, k.F_PLAYER], leaves, features, packed, bits, cont)
                 leaf_tree[leaves] = t
                 if searcher_view and scratch[t, k.F_PLAYER] != world_roots[t, k.F_PLAYER]:
                     own_row[leaves] = owns
@@ -222,12 +219,11 @@ def encode_searcher_views(
 ) -> None:
     """Write the root player's information state at each marked leaf after the leaf rows, so
     that both views go to the evaluator as one contiguous batch."""
-    row = np.empty(FEATURES, np.float32)
     for i in range(leaves):
         if own_row[i] >= 0:
             t = leaf_tree[i]
             r = leaves + own_row[i]
-            _write_row(scratch[t], world_roots[t, k.F_PLAYER], r, features, packed, bits, cont, row)
+            _write_row(scratch[t], world_roots[t, k.F_PLAYER], r, features, packed, bits, cont)
 
 
 @njit(cache=True)
@@ -239,14 +235,12 @@ def _write_row(
     packed: bool,
     bits: np.ndarray,
     cont: np.ndarray,
-    row: np.ndarray,  # float32[FEATURES] scratch, small enough to stay in the cache
 ) -> None:
     """Row ``r`` of the leaf batch: ``viewer``'s information state at ``state``, as floats in
-    ``features[r]`` or, ``packed``, in wire form in ``bits[r]`` and ``cont[r]`` (packed from
-    ``row`` at once, so no float batch is written to memory and read back)."""
+    ``features[r]`` or, ``packed``, in wire form in ``bits[r]`` and ``cont[r]`` (encoded
+    straight into bits: no float row is written and packed)."""
     if packed:
-        encode_into(state, viewer, row)
-        pack_row(row, bits[r], cont[r])
+        encode_wire(state, viewer, bits[r], cont[r])
     else:
         encode_into(state, viewer, features[r])
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from blobrl.data import CONT_INDEX
+from blobrl.data.wire import WIRE_BIT_BYTES, encode_wire
 from blobrl.game import (
     FEATURES,
     NUM_ACTIONS,
@@ -205,6 +206,21 @@ def test_every_feature_but_the_continuous_ones_is_0_or_1(case):
     features = encode(state, viewer)
     flags = np.delete(features, CONT_INDEX)
     assert np.all((flags == 0) | (flags == 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(positions())
+def test_the_wire_form_is_the_float_row_packed(case):
+    """A search writes its leaves for a server straight in wire form (one encoder for both
+    forms): the bits are numpy's packbits of the float row, the continuous values exact, and
+    nothing of the row written before is left."""
+    state, viewer, _ = case
+    features = encode(state, viewer)
+    bits = np.full(WIRE_BIT_BYTES, 0xFF, np.uint8)
+    cont = np.full(CONT_INDEX.shape[0], np.nan, np.float32)
+    encode_wire(state.vector, viewer, bits, cont)
+    np.testing.assert_array_equal(bits, np.packbits(features != 0))
+    np.testing.assert_array_equal(cont, features[CONT_INDEX])
 
 
 def test_default_viewer_is_the_player_to_act():
