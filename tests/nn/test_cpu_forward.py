@@ -95,3 +95,49 @@ def test_forward_vs_gemm_is_a_finite_positive_ratio():
     net = build_network(NetworkConfig(hidden=16, blocks=1))
     ratio = forward_vs_gemm(net, random_rows(8, seed=2), rounds=1, seconds=0.01, gemm_size=64)
     assert math.isfinite(ratio) and ratio > 0
+
+
+def assert_cpu_path_answers_as(net: torch.nn.Module, reference: torch.nn.Module, x) -> None:
+    with torch.inference_mode():
+        got = net.heads(x)
+    with torch.enable_grad():
+        expected = reference.heads(x)
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b.detach(), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("assign", [False, True])
+def test_the_cpu_path_answers_with_weights_loaded_after_it_ran(assign):
+    net = randomized(NetworkConfig(hidden=32, blocks=2), seed=4)
+    other = randomized(NetworkConfig(hidden=32, blocks=2), seed=5)
+    x = random_rows(9, seed=4)
+    with torch.inference_mode():
+        before = net.heads(x)  # the CPU path has read (and kept views of) the old weights
+    net.load_state_dict(other.state_dict(), assign=assign)
+    assert_cpu_path_answers_as(net, other, x)
+    with torch.inference_mode():
+        assert not torch.allclose(net.heads(x)[0], before[0])
+
+
+def test_the_cpu_path_answers_with_weights_changed_in_place_or_replaced():
+    net = randomized(NetworkConfig(hidden=32, blocks=2), seed=6)
+    x = random_rows(9, seed=6)
+    with torch.inference_mode():
+        net.heads(x)
+    with torch.no_grad():
+        net.blocks[1].fc2.weight.mul_(-2.0)  # in place: the same memory
+        net.norm.bias.add_(0.5)
+    net.policy.weight.data = net.policy.weight.data * 3.0  # other memory, the same Parameter
+    net.value_hidden.bias.data = net.value_hidden.bias.data + 0.25
+    assert_cpu_path_answers_as(net, net, x)
+
+
+def test_the_cpu_path_answers_after_the_network_moves():
+    net = randomized(NetworkConfig(hidden=32, blocks=1), seed=7)
+    x = random_rows(9, seed=7)
+    with torch.inference_mode():
+        net.heads(x)
+    net.double().float()  # new parameter memory throughout
+    with torch.no_grad():
+        net.blocks[0].fc1.bias.add_(1.0)
+    assert_cpu_path_answers_as(net, net, x)

@@ -108,3 +108,22 @@ def test_a_network_built_in_inference_mode_answers_alike():
         expected = reference(x)  # the dense path
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b.detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_non_zeros_at_the_edges_of_the_64_input_blocks_and_negative_zeros(kernel_calls):
+    torch.manual_seed(5)
+    layer = SparseInputLinear(FEATURES, 24)
+    x = torch.zeros(6, FEATURES)
+    edges = [0, 31, 32, 63, 64, 127, 128, 64 * (FEATURES // 64) - 1, FEATURES - 1]
+    x[0, edges] = torch.linspace(-1.5, 2.0, len(edges))
+    x[1, FEATURES - 10 :] = 0.75  # only the tail past the last whole block
+    x[2] = -0.0
+    x[3, ::2] = -0.0
+    x[3, 63] = 1e-30  # tiny, but not zero
+    x[4] = 1.0  # every input
+    x[5, ::64] = -1.0
+    with torch.inference_mode():
+        got = layer(x)
+    assert kernel_calls == [(6, FEATURES)]
+    dense = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(got, dense.detach(), atol=1e-5, rtol=1e-5)
