@@ -102,6 +102,10 @@ class Call:
             return None
         return client._joined(answers)
 
+    def cancel(self) -> None:
+        """Give the call up: its requests are cancelled (what they hold is freed)."""
+        self._client.link.cancel(self._pending)
+
 
 class InferenceClient:
     """``client(features) -> (logits, values)`` through ``link``, for a search in another

@@ -122,12 +122,15 @@ class _IterSource(SpecSource):
 class _Evaluation(Protocol):
     """One group's leaf batch being evaluated: ``futures`` are done when its answer may be in
     (or by ``deadline``, when the evaluator wants another look); :meth:`poll` gives the answer,
-    or None while there is none yet."""
+    or None while there is none yet; :meth:`cancel` gives it up (what it holds, a slot of a
+    shared-memory channel say, is freed)."""
 
     futures: list[Future[Any]]
     deadline: float
 
     def poll(self) -> Answer | None: ...
+
+    def cancel(self) -> None: ...
 
 
 class _InThread:
@@ -141,6 +144,9 @@ class _InThread:
     def poll(self) -> Answer | None:
         future = self.futures[0]
         return future.result() if future.done() else None
+
+    def cancel(self) -> None:
+        self.futures[0].cancel()  # a call already running finishes, unread
 
 
 class _TimedEvaluator:
@@ -390,7 +396,8 @@ class SelfPlayWorker:
         finally:
             # A group still waiting (its answer lost or late) is dropped with its search and
             # replaced, so that a later play never shares its arrays with the late answer.
-            for group in waiting:
+            for group, evaluation in waiting.items():
+                evaluation.cancel()
                 self._groups[self._groups.index(group)] = self._new_group()
             pool.shutdown(wait=False, cancel_futures=True)
 

@@ -203,3 +203,23 @@ def test_a_lost_answer_is_sent_again_while_the_other_groups_play_on():
     assert before_resend >= 10, "the other groups stopped while one waited"
     assert time.monotonic() - start < 30
     assert_same_games(play(settings, games, groups=1, in_flight=2), records)
+
+
+def test_a_stop_gives_up_the_requests_still_out_so_they_hold_nothing():
+    """A stop drops the groups still waiting; their requests are cancelled (a channel frees
+    their slots), and the worker plays the next games as it should."""
+    settings = SearchSettings(1, 4)
+    games = specs(30, deals=[(3, 2)])
+    link = TimerLink(delay_s=0.05)
+    client = InferenceClient(link)
+    worker = SelfPlayWorker(client, settings=settings, games_in_flight=2, game_groups=3)
+    polls = 0
+
+    def should_stop() -> bool:
+        nonlocal polls
+        polls += 1
+        return polls > 4  # after the groups' first decisions are under way
+
+    worker.play(games, should_stop=should_stop)
+    assert link.cancelled >= 1  # the groups still waiting when one was asked to stop
+    assert_same_games(play(settings, games, groups=1, in_flight=2), worker.play(games))
