@@ -158,6 +158,7 @@ class _ClientChannel:
         # Both FIFOs opened read-write: opening never blocks, whoever starts first.
         self._req = os.open(f"{self.path}.req", os.O_RDWR)
         self._ans = os.open(f"{self.path}.ans", os.O_RDWR)
+        os.set_blocking(self._ans, False)  # read by the reader thread and by drain()
         self._lock = threading.Lock()
         self._free = list(range(slots))
         self._done = [threading.Event() for _ in range(slots)]
@@ -189,24 +190,42 @@ class _ClientChannel:
         while not self.broken:
             ready, _, _ = select.select([self._ans], [], [], _WATCH_S)
             if ready:
-                for slot in os.read(self._ans, 256):
-                    if slot == _WAKE:
-                        continue
-                    with self._lock:
-                        if slot in self._abandoned:  # its caller gave up on it
-                            self._abandoned.discard(slot)
-                            self._free.append(slot)
-                            continue
-                        # Under the lock: a later request in this slot never hears of it.
-                        self._answered[slot] = True
-                        self._done[slot].set()
-                        with contextlib.suppress(InvalidStateError):  # set by close() already
-                            self._futures[slot].set_result(None)
+                with contextlib.suppress(BlockingIOError):  # drain() took them first
+                    self._take(os.read(self._ans, 256))
             if time.monotonic() - watched >= _WATCH_S:
                 watched = time.monotonic()
                 if not alive(server_pid):
                     log.warning("the inference server's process is gone; its requests are lost")
                     self.close()
+
+    def drain(self) -> None:
+        """Take in the answers that have come, in the calling thread, without waiting: a
+        caller that polls its requests hears of an answer without a handoff from the reader
+        thread (which, while the caller computes, waits for the GIL)."""
+        with self._lock:  # the reader closes the FIFO only once ``broken``, set under the lock
+            if self.broken:
+                return
+            try:
+                data = os.read(self._ans, 256)
+            except BlockingIOError:
+                return
+        self._take(data)
+
+    def _take(self, data: bytes) -> None:
+        """The slots named in ``data`` (bytes read off the answer FIFO) have their answers."""
+        for slot in data:
+            if slot == _WAKE:
+                continue
+            with self._lock:
+                if slot in self._abandoned:  # its caller gave up on it
+                    self._abandoned.discard(slot)
+                    self._free.append(slot)
+                    continue
+                # Under the lock: a later request in this slot never hears of it.
+                self._answered[slot] = True
+                self._done[slot].set()
+                with contextlib.suppress(InvalidStateError):  # set by close() already
+                    self._futures[slot].set_result(None)
 
     def submit(self, bits: np.ndarray, cont: np.ndarray) -> int | None:
         """Copy a request into a free slot and send it; None when no slot is free."""
@@ -388,6 +407,13 @@ class ChannelLink:
                 return _Pending(channel, slot)
         self.fell_back += 1
         return self.fallback.send(bits, cont, model)
+
+    def drain(self) -> None:
+        """Take in the channel's answers that have come, in this thread (see
+        ``_ClientChannel.drain``)."""
+        channel = self._channel
+        if channel is not None:
+            channel.drain()
 
     def future(self, pending: Any) -> Future[Any]:
         """Done once the request's answer is in (or it was lost with the channel)."""

@@ -63,8 +63,9 @@ class ServerLink(Protocol):
 
 # A link may also have ``max_rows`` (int or None): the most rows it wants in one request, where
 # the client's own chunking (WIRE_ROWS inline, SINGLE_REQUEST_ROWS) suits Ray's calls but not
-# a shared-memory channel (blobrl.inference.channel); and ``future(pending)``: a Future that is
-# done once that request's answer (or its failure) is in, which InferenceClient.start needs.
+# a shared-memory channel (blobrl.inference.channel); ``future(pending)``: a Future that is
+# done once that request's answer (or its failure) is in, which InferenceClient.start needs;
+# and ``drain()``: take in the answers that have come, in the calling thread (Call.poll).
 
 
 class Call:
@@ -91,8 +92,12 @@ class Call:
     def poll(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The answer, once every part is in; None before (or when a part had to be sent
         again). Raises what the server raised, as a blocking call does."""
-        if not all(f.done() for f in self.futures) and time.monotonic() < self.deadline:
-            return None
+        if not all(f.done() for f in self.futures):
+            drain = getattr(self._client.link, "drain", None)
+            if drain is not None:
+                drain()  # answers that came, taken in here rather than by a reader thread
+            if not all(f.done() for f in self.futures) and time.monotonic() < self.deadline:
+                return None
         client = self._client
         try:
             answers = client.link.gather(self._pending, 0.0) if self._pending else []

@@ -330,3 +330,27 @@ def test_a_started_request_is_done_when_its_answer_is_in_or_its_channel_broke(se
     wait(lost.futures, 5)
     np.testing.assert_array_equal(lost.poll()[0], rowwise(x)[0])
     assert link.attached and link.fell_back == 0
+
+
+def test_a_poller_takes_in_its_answers_itself_without_the_reader_thread(
+    served, tmp_path, monkeypatch
+):
+    """The self-play worker polls its requests between searches: the answers that came are
+    taken in by the polling thread (drain), with no handoff from the reader thread."""
+
+    def reader_that_only_waits(self, server_pid):
+        while not self.broken:
+            time.sleep(0.01)
+
+    monkeypatch.setattr(ch._ClientChannel, "_watch", reader_that_only_waits)
+    link = ChannelLink(FakeLink(), served().attach, slots=2, directory=tmp_path)
+    client = InferenceClient(link, timeout_s=30.0)
+    x = features(7, seed=11)
+    call = client.start((x,))
+    deadline = time.monotonic() + 10
+    while (answer := call.poll()) is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert answer is not None
+    np.testing.assert_array_equal(answer[0], rowwise(x)[0])
+    assert link.free_slots == 2 and client.resent == 0
+    link.close()
