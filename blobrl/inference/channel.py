@@ -251,12 +251,16 @@ class _ClientChannel:
         """Done once ``slot``'s answer is in, or the channel broke (its request lost)."""
         return self._futures[slot]
 
-    def result(self, slot: int, timeout_s: float) -> Answer:
-        """The answer in ``slot`` (the slot is free again after), or :class:`NoAnswer`."""
+    def result(self, slot: int, timeout_s: float, *, copy: bool = True) -> Answer:
+        """The answer in ``slot``, or :class:`NoAnswer`. The slot is free again after, unless
+        ``copy`` is False: then the answer is a view of the slot, valid until the caller
+        :meth:`release` s it."""
         if not self._done[slot].wait(max(timeout_s, 0.0)) or not self._answered[slot]:
             raise NoAnswer(f"no answer on the shared-memory channel in {timeout_s:.1f} s")
         v = self.views
         rows, status, version = (int(x) for x in v.header[slot])
+        if status == _OK and not copy:
+            return v.logits[slot][:rows], v.values[slot][:rows], version
         try:
             if status == _NOT_LOADED:
                 raise ModelNotLoaded(v.message(slot))
@@ -297,14 +301,14 @@ class _ClientChannel:
                     os.write(self._ans, bytes((_WAKE,)))  # the reader closes it, and exits
             else:
                 os.close(self._ans)
+        for end in ("", ".req", ".ans"):  # gone before anyone hears the channel broke
+            with contextlib.suppress(OSError):
+                os.unlink(f"{self.path}{end}")
         for done in self._done:
             done.set()
         for future in self._futures:
             with contextlib.suppress(InvalidStateError):  # already done: answered
                 future.set_result(None)
-        for end in ("", ".req", ".ans"):
-            with contextlib.suppress(OSError):
-                os.unlink(f"{self.path}{end}")
 
 
 @dataclass(frozen=True)
@@ -421,13 +425,15 @@ class ChannelLink:
             return pending.channel.future(pending.slot)
         return self.fallback.future(pending)  # type: ignore[attr-defined]
 
-    def gather(self, pending: list[Any], timeout_s: float) -> list[Answer]:
+    def gather(self, pending: list[Any], timeout_s: float, *, copy: bool = True) -> list[Answer]:
+        """As :meth:`ServerLink.gather`; with ``copy`` False the answers from the channel are
+        views of their slots, held until :meth:`release`."""
         deadline = time.monotonic() + timeout_s
         try:
             others = [p for p in pending if not isinstance(p, _Pending)]
             answers = iter(self.fallback.gather(others, timeout_s) if others else [])
             return [
-                p.channel.result(p.slot, deadline - time.monotonic())
+                p.channel.result(p.slot, deadline - time.monotonic(), copy=copy)
                 if isinstance(p, _Pending)
                 else next(answers)
                 for p in pending
@@ -435,6 +441,12 @@ class ChannelLink:
         except BaseException:
             self._abandon(pending)
             raise
+
+    def release(self, pending: list[Any]) -> None:
+        """Free the slots of answers gathered as views (``copy=False``), once read."""
+        for p in pending:
+            if isinstance(p, _Pending):
+                p.channel.release(p.slot)
 
     def cancel(self, pending: list[Any]) -> None:
         self._abandon(pending)

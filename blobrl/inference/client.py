@@ -72,14 +72,17 @@ class Call:
     """One step's rows on their way to the server (:meth:`InferenceClient.start`).
 
     ``futures`` are done once every answer is in; :meth:`poll` then gives the answer, and
-    before that (or before ``deadline``) None. A request still unanswered at ``deadline`` is
-    cancelled and sent again, and a network the server lost is loaded again, as a blocking
-    call does; the rows (the caller's arrays) must stay as they are until the answer."""
+    before that (or before ``deadline``) None. Over a link that can (a shared-memory channel)
+    the answer is read where it lies, valid until :meth:`release`. A request still unanswered
+    at ``deadline`` is cancelled and sent again, and a network the server lost is loaded
+    again, as a blocking call does; the rows (the caller's arrays) must stay as they are until
+    the answer."""
 
     def __init__(self, client: InferenceClient, parts: list[Rows]) -> None:
         self._client, self._parts = client, parts
         self.futures: list[Future[Any]] = []
         self.deadline = 0.0
+        self._held: list[Any] = []  # requests whose answers poll() gave in place
         self._send()
 
     def _send(self) -> None:
@@ -99,13 +102,28 @@ class Call:
             if not all(f.done() for f in self.futures) and time.monotonic() < self.deadline:
                 return None
         client = self._client
+        link = client.link
+        in_place = callable(getattr(link, "release", None))
         try:
-            answers = client.link.gather(self._pending, 0.0) if self._pending else []
+            if not self._pending:
+                answers = []
+            elif in_place:  # read where it lies until release(): no copy out of the slot
+                answers = link.gather(self._pending, 0.0, copy=False)  # type: ignore[call-arg]
+            else:
+                answers = link.gather(self._pending, 0.0)
         except (NoAnswer, ModelNotLoaded) as exc:
             client._recover(exc, self._pending)
             self._send()
             return None
+        self._held = self._pending if in_place else []
         return client._joined(answers)
+
+    def release(self) -> None:
+        """The answer :meth:`poll` gave has been read: what holds it (a channel's slot, whose
+        memory it is) is free again."""
+        if self._held:
+            self._client.link.release(self._held)  # type: ignore[attr-defined]
+            self._held = []
 
     def cancel(self) -> None:
         """Give the call up: its requests are cancelled (what they hold is freed)."""

@@ -122,13 +122,16 @@ class _IterSource(SpecSource):
 class _Evaluation(Protocol):
     """One group's leaf batch being evaluated: ``futures`` are done when its answer may be in
     (or by ``deadline``, when the evaluator wants another look); :meth:`poll` gives the answer,
-    or None while there is none yet; :meth:`cancel` gives it up (what it holds, a slot of a
-    shared-memory channel say, is freed)."""
+    or None while there is none yet; :meth:`release` says the answer has been read (it may lie
+    in a shared-memory channel's slot until then); :meth:`cancel` gives it up (what it holds is
+    freed)."""
 
     futures: list[Future[Any]]
     deadline: float
 
     def poll(self) -> Answer | None: ...
+
+    def release(self) -> None: ...
 
     def cancel(self) -> None: ...
 
@@ -144,6 +147,9 @@ class _InThread:
     def poll(self) -> Answer | None:
         future = self.futures[0]
         return future.result() if future.done() else None
+
+    def release(self) -> None:
+        pass
 
     def cancel(self) -> None:
         self.futures[0].cancel()  # a call already running finishes, unread
@@ -390,7 +396,10 @@ class SelfPlayWorker:
                         if answer is not None:
                             del waiting[group]
                             self.stats.eval_seconds += time.perf_counter() - group.sent_at
-                            self._resume(group, answer, waiting, ready, pool)
+                            try:
+                                self._resume(group, answer, waiting, ready, pool)
+                            finally:
+                                evaluation.release()  # the search has read it
                 ready.extend(idle)
                 idle.clear()
         finally:

@@ -336,7 +336,8 @@ def test_a_poller_takes_in_its_answers_itself_without_the_reader_thread(
     served, tmp_path, monkeypatch
 ):
     """The self-play worker polls its requests between searches: the answers that came are
-    taken in by the polling thread (drain), with no handoff from the reader thread."""
+    taken in by the polling thread (drain), with no handoff from the reader thread, and read
+    in their slot until released."""
 
     def reader_that_only_waits(self, server_pid):
         while not self.broken:
@@ -352,5 +353,28 @@ def test_a_poller_takes_in_its_answers_itself_without_the_reader_thread(
         time.sleep(0.001)
     assert answer is not None
     np.testing.assert_array_equal(answer[0], rowwise(x)[0])
-    assert link.free_slots == 2 and client.resent == 0
+    assert link.free_slots == 1 and client.resent == 0  # read in place: the slot is held
+    call.release()
+    assert link.free_slots == 2
+    link.close()
+
+
+def test_game_groups_through_a_channel_hold_no_slot_after_their_plays(served, tmp_path):
+    """Three groups read their answers in their slots; after a play that ends in a stop with
+    requests out, and a play to the end, every slot is free and nothing fell back to Ray."""
+    from blobrl.mcts import SearchSettings
+    from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+    link = ChannelLink(FakeLink(), served(delay_s=0.002).attach, slots=6, directory=tmp_path)
+    worker = SelfPlayWorker(
+        InferenceClient(link), settings=SearchSettings(2, 4), games_in_flight=3, game_groups=3
+    )
+    games = [GameSpec(4, 3, seed=70 + i, game_id=i) for i in range(12)]
+    polls = iter(range(1000))
+    worker.play(games, should_stop=lambda: next(polls) > 6)
+    assert len(worker.play(games)) == len(games)
+    deadline = time.monotonic() + 5  # answers to the stopped play's requests come back late
+    while link.free_slots < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert link.free_slots == 6 and link.fell_back == 0 and link.shared > 0
     link.close()
