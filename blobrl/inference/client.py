@@ -182,29 +182,27 @@ class InferenceClient:
     def start(self, rows: tuple[np.ndarray, ...]) -> Call:
         """Send one step's rows, ``(features,)`` or ``(bits, cont)`` in wire form, and return
         at once; the :class:`Call` gives the answer (needs :attr:`asynchronous`)."""
-        if len(rows) == 1:
-            features = np.asarray(rows[0], dtype=np.float32)
-            step = self._step(features.shape[0])
-            starts = range(0, features.shape[0], step)
-            return Call(self, [pack_rows(features[i : i + step]) for i in starts])
-        bits, cont = rows
-        step = self._step(bits.shape[0])
-        starts = range(0, bits.shape[0], step)
-        return Call(self, [(bits[i : i + step], cont[i : i + step]) for i in starts])
+        return Call(self, self._requests(*rows))
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``float32[B, FEATURES]`` -> (``float32[B, 65]`` logits, ``float32[B, 8]`` values)."""
-        features = np.asarray(features, dtype=np.float32)
-        step = self._step(features.shape[0])
-        rows = range(0, features.shape[0], step)
-        return self._evaluate([pack_rows(features[i : i + step]) for i in rows])
+        return self._evaluate(self._requests(features))
 
     def packed_rows(self, bits: np.ndarray, cont: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As calling the client, for rows already in the wire form (:func:`pack_rows`'s
         ``bits`` and ``cont``), as a search writes them for a client (BatchedSearch)."""
+        return self._evaluate(self._requests(bits, cont))
+
+    def _requests(self, *rows: np.ndarray) -> list[Rows]:
+        """``(features,)`` packed, or ``(bits, cont)`` as they are, cut into requests of
+        :meth:`_step` rows."""
+        if len(rows) == 1:
+            features = np.asarray(rows[0], dtype=np.float32)
+            step = self._step(features.shape[0])
+            return [pack_rows(features[i : i + step]) for i in range(0, len(features), step)]
+        bits, cont = rows
         step = self._step(bits.shape[0])
-        rows = range(0, bits.shape[0], step)
-        return self._evaluate([(bits[i : i + step], cont[i : i + step]) for i in rows])
+        return [(bits[i : i + step], cont[i : i + step]) for i in range(0, len(bits), step)]
 
     def _step(self, rows: int) -> int:
         """Rows per request: the link's own size if it has one, else WIRE_ROWS inline, or the

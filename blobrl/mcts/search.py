@@ -86,8 +86,9 @@ class BatchedSearch:
 
     def __init__(self, evaluator: Evaluator, *, max_games: int, settings: SearchSettings):
         self.evaluator = evaluator
-        # An evaluator of rows in wire form (blobrl.data.wire), as a server's client takes them.
-        self._packed: PackedEvaluator | None = getattr(evaluator, "packed_rows", None)
+        # Leaves in wire form (blobrl.data.wire) for an evaluator with ``packed_rows``, as a
+        # server's client takes them (:func:`evaluate` calls it).
+        self._packed = getattr(evaluator, "packed_rows", None) is not None
         self.max_games = max_games
         self.settings = settings
         self._allocate(settings)
@@ -223,7 +224,7 @@ class BatchedSearch:
                 s.searcher_view,
                 v["own_row"],
                 self._own_count,
-                self._packed is not None,
+                self._packed,
                 v["bits"],
                 v["cont"],
             )
@@ -233,10 +234,10 @@ class BatchedSearch:
             if owns:
                 _tree.encode_searcher_views(
                     leaves, v["leaf_tree"], v["own_row"], v["world_roots"], v["scratch"],
-                    v["features"], self._packed is not None, v["bits"], v["cont"],
+                    v["features"], self._packed, v["bits"], v["cont"],
                 )  # fmt: skip
             rows = leaves + owns  # both views
-            if self._packed is not None:
+            if self._packed:
                 logits, values = yield v["bits"][:rows], v["cont"][:rows]
             else:
                 logits, values = yield (v["features"][:rows],)
