@@ -102,8 +102,9 @@ class BatchedSearch:
         self.world_roots = np.zeros((trees, k.STATE_SIZE), np.int64)
         self.scratch = np.zeros((trees, k.STATE_SIZE), np.int64)
         self.node_count = np.zeros(trees, np.int64)
-        self.children = np.full((trees, nodes, k.NUM_ACTIONS), _tree.UNEXPANDED, np.int32)
-        self.prior = np.zeros((trees, nodes, k.NUM_ACTIONS), np.float32)
+        # Edges by legal-action position (see blobrl.mcts.tree), not by action id.
+        self.children = np.full((trees, nodes, _tree.BRANCH), _tree.UNEXPANDED, np.int32)
+        self.prior = np.zeros((trees, nodes, _tree.BRANCH), np.float32)
         self.visits = np.zeros((trees, nodes), np.int32)
         self.value = np.zeros((trees, nodes, k.MAX_PLAYERS), np.float32)
         self.expanded = np.zeros((trees, nodes), np.bool_)
@@ -168,7 +169,10 @@ class BatchedSearch:
         views["root_forced"][:] = _tree.NO_FORCED
         evaluations = yield from self._simulate(views, s.simulations, s.dirichlet_weight, rs)
         visits = np.zeros((g, k.NUM_ACTIONS), np.float64)
-        _tree.root_visits(views["children"], views["visits"], views["node_count"], kk, visits)
+        roots = views["world_roots"]
+        _tree.root_visits(
+            views["children"], views["visits"], views["node_count"], roots, kk, visits
+        )
         totals = visits.sum(axis=1, keepdims=True)
         policy = np.divide(visits, totals, out=np.zeros_like(visits), where=totals > 0)
         return SearchResult(
@@ -292,7 +296,8 @@ class BatchedSearch:
         for i in range(g):
             if active[i]:
                 k.legal_mask(states[i], legal[i])
-        root_prior = v["prior"][:, 0, :].reshape(g, kk, -1)[:, 0, :].astype(np.float64)
+        root_prior = np.zeros((g, k.NUM_ACTIONS))
+        _tree.root_prior(v["prior"], v["node_count"], v["world_roots"], kk, root_prior)
         logits = np.where(legal, np.log(np.maximum(root_prior, 1e-30)), -np.inf)
         noisy = _gumbel_noise(rs, legal) + logits
         remaining = [
@@ -321,10 +326,11 @@ class BatchedSearch:
                     v["root_forced"][i * kk : (i + 1) * kk] = r[j % len(r)] if r else -1
                 done += 1
                 evaluations += yield from self._simulate(v, done, 0.0, rs)
+            roots = v["world_roots"]
             _tree.root_q(
-                v["children"], v["visits"], v["value"], v["node_count"], states, kk, q_sum, q_cnt
+                v["children"], v["visits"], v["value"], v["node_count"], roots, kk, q_sum, q_cnt
             )
-            _tree.root_visits(v["children"], v["visits"], v["node_count"], kk, visits)
+            _tree.root_visits(v["children"], v["visits"], v["node_count"], roots, kk, visits)
             if last:
                 break
             for i in range(g):

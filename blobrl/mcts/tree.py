@@ -11,6 +11,15 @@ Values are vectors over absolute seats (normalized scores in [0, 1]); each node 
 vectors backed up through it, and the player to act at a node picks the child maximising its own
 entry (multi-player max^n backup). The network gives values relative to the acting seat; they
 are rotated to absolute seats on expansion.
+
+A node's edges are kept by the position of their action in the node's legal actions (the
+increasing order :func:`~blobrl.game.core.legal_actions` gives, fixed for the node's state),
+not by action id: ``children[t, x, j]`` and ``prior[t, x, j]`` are those of the ``j``-th legal
+action, in rows of :data:`BRANCH`. A node has at most 13 legal actions of 65, so a row is one
+cache line where one by action id was five, and the trees of the many games a self-play actor
+keeps in flight take a third of the memory (their sweep each step is bound by cache misses once
+they outgrow the cache). The root's edges are mapped back to action ids for the results
+(:func:`root_visits`, :func:`root_q`, :func:`root_prior`).
 """
 
 from __future__ import annotations
@@ -26,8 +35,10 @@ from blobrl.game import rng as _rng
 from blobrl.game.determinize import determinize_into
 from blobrl.game.encoding import encode_into
 
-UNEXPANDED = -1  # children[t, x, a] before the edge is first taken
+UNEXPANDED = -1  # children[t, x, j] before the edge is first taken
 MAX_DEPTH = k.MAX_HISTORY + 1
+BRANCH = 16  # edges a node has room for: the most legal actions (13 bids) rounded up
+assert BRANCH >= k.MAX_BID + 1 and BRANCH >= k.MAX_CARDS
 NO_FORCED = -1  # root_forced[t]: let PUCT choose the root action
 
 
@@ -39,7 +50,7 @@ def start_worlds(
     rs: np.ndarray,  # uint64[G] per-game random streams
     world_roots: np.ndarray,  # int64[T, STATE_SIZE] out
     node_count: np.ndarray,  # int64[T] out: 1 (the root) for active trees, 0 otherwise
-    children: np.ndarray,  # int32[T, M, A]
+    children: np.ndarray,  # int32[T, M, BRANCH]
     visits: np.ndarray,  # int32[T, M]
     value: np.ndarray,  # float32[T, M, P]
     expanded: np.ndarray,  # bool[T, M]
@@ -94,8 +105,8 @@ def select_leaves(
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE]: leaf state of each tree after the call
     node_count: np.ndarray,  # int64[T]
-    children: np.ndarray,  # int32[T, M, A]
-    prior: np.ndarray,  # float32[T, M, A]
+    children: np.ndarray,  # int32[T, M, BRANCH]: by legal-action position
+    prior: np.ndarray,  # float32[T, M, BRANCH]
     visits: np.ndarray,  # int32[T, M]
     value: np.ndarray,  # float32[T, M, P]
     expanded: np.ndarray,  # bool[T, M]
@@ -151,28 +162,28 @@ def select_leaves(
                 player = st[k.F_PLAYER]
                 count = k.legal_actions(st, buf)
                 forced = root_forced[t] if depth == 0 else NO_FORCED
+                best = 0  # the chosen edge: a position in buf
                 if forced != NO_FORCED:
-                    best = forced
+                    while best < count - 1 and buf[best] != forced:
+                        best += 1
                 else:
                     n_parent = visits[t, x]
                     sqrt_n = math.sqrt(max(n_parent, 1))
                     fpu = value[t, x, player] / n_parent if n_parent > 0 else 0.5
-                    best = buf[0]
                     best_score = -1e30
                     for j in range(count):
-                        a = buf[j]
-                        y = children[t, x, a]
+                        y = children[t, x, j]
                         if y == UNEXPANDED or visits[t, y] == 0:
                             q = fpu
                             n_child = 0
                         else:
                             n_child = visits[t, y]
                             q = value[t, y, player] / n_child
-                        score = q + c_puct * prior[t, x, a] * sqrt_n / (1.0 + n_child)
+                        score = q + c_puct * prior[t, x, j] * sqrt_n / (1.0 + n_child)
                         if score > best_score:
                             best_score = score
-                            best = a
-                k.apply_unchecked(st, best)
+                            best = j
+                k.apply_unchecked(st, buf[best])
                 _skip_forced(st, buf)
                 y = children[t, x, best]
                 if y == UNEXPANDED:
@@ -255,7 +266,7 @@ def expand_and_backup(
     own_row: np.ndarray,  # int64[L] from select_leaves
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
-    prior: np.ndarray,  # float32[T, M, A]
+    prior: np.ndarray,  # float32[T, M, BRANCH]
     visits: np.ndarray,
     value: np.ndarray,
     expanded: np.ndarray,
@@ -287,10 +298,10 @@ def expand_and_backup(
         total = 0.0
         for j in range(count):
             e = math.exp(logits[i, buf[j]] - m)
-            prior[t, x, buf[j]] = e
+            prior[t, x, j] = e
             total += e
         for j in range(count):
-            prior[t, x, buf[j]] /= total
+            prior[t, x, j] /= total
         if x == 0 and dirichlet_weight > 0.0:
             g = t // worlds
             s = 0.0
@@ -298,8 +309,7 @@ def expand_and_backup(
                 noise[j] = _rng.gamma(rs, g, dirichlet_alpha)
                 s += noise[j]
             for j in range(count):
-                a = buf[j]
-                prior[t, x, a] = (1.0 - dirichlet_weight) * prior[t, x, a] + dirichlet_weight * (
+                prior[t, x, j] = (1.0 - dirichlet_weight) * prior[t, x, j] + dirichlet_weight * (
                     noise[j] / s
                 )
         expanded[t, x] = True
@@ -315,18 +325,24 @@ def expand_and_backup(
 
 @njit(cache=True)
 def root_visits(
-    children: np.ndarray, visits: np.ndarray, node_count: np.ndarray, worlds: int, out: np.ndarray
+    children: np.ndarray,
+    visits: np.ndarray,
+    node_count: np.ndarray,
+    world_roots: np.ndarray,  # int64[T, STATE_SIZE]: the roots' states, for their action ids
+    worlds: int,
+    out: np.ndarray,  # float64[G, A] out
 ) -> None:
     """Sum each game's root child visits over its worlds into ``out[G, A]``."""
     out[:] = 0.0
+    buf = np.empty(k.NUM_ACTIONS, np.int64)
     for t in range(children.shape[0]):
         if node_count[t] == 0:
             continue
         g = t // worlds
-        for a in range(children.shape[2]):
-            y = children[t, 0, a]
+        for j in range(k.legal_actions(world_roots[t], buf)):
+            y = children[t, 0, j]
             if y != UNEXPANDED:
-                out[g, a] += visits[t, y]
+                out[g, buf[j]] += visits[t, y]
 
 
 @njit(cache=True)
@@ -335,7 +351,7 @@ def root_q(
     visits: np.ndarray,
     value: np.ndarray,
     node_count: np.ndarray,
-    states: np.ndarray,
+    world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     worlds: int,
     q_sum: np.ndarray,  # float64[G, A] out: sum over worlds of Q(root, a) for the acting seat
     q_cnt: np.ndarray,  # float64[G, A] out: worlds in which the action was visited
@@ -343,16 +359,37 @@ def root_q(
     """Per game and root action: Q values of the acting player, summed over worlds."""
     q_sum[:] = 0.0
     q_cnt[:] = 0.0
+    buf = np.empty(k.NUM_ACTIONS, np.int64)
     for t in range(children.shape[0]):
         if node_count[t] == 0:
             continue
         g = t // worlds
-        player = states[g, k.F_PLAYER]
-        for a in range(children.shape[2]):
-            y = children[t, 0, a]
+        root = world_roots[t]
+        player = root[k.F_PLAYER]
+        for j in range(k.legal_actions(root, buf)):
+            y = children[t, 0, j]
             if y != UNEXPANDED and visits[t, y] > 0:
-                q_sum[g, a] += value[t, y, player] / visits[t, y]
-                q_cnt[g, a] += 1.0
+                q_sum[g, buf[j]] += value[t, y, player] / visits[t, y]
+                q_cnt[g, buf[j]] += 1.0
+
+
+@njit(cache=True)
+def root_prior(
+    prior: np.ndarray,  # float32[T, M, BRANCH]
+    node_count: np.ndarray,
+    world_roots: np.ndarray,  # int64[T, STATE_SIZE]
+    worlds: int,
+    out: np.ndarray,  # float64[G, A] out: the priors of each game's first world, by action id
+) -> None:
+    """The root priors of each game's first world (every world of a game shares the root
+    information state, so its priors are the game's) by action id; 0 off the legal actions."""
+    out[:] = 0.0
+    buf = np.empty(k.NUM_ACTIONS, np.int64)
+    for t in range(0, prior.shape[0], worlds):
+        if node_count[t] == 0:
+            continue
+        for j in range(k.legal_actions(world_roots[t], buf)):
+            out[t // worlds, buf[j]] = prior[t, 0, j]
 
 
 @njit(cache=True)
