@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 
 import numpy as np
@@ -65,7 +66,9 @@ class ServerLink(Protocol):
 # the client's own chunking (WIRE_ROWS inline, SINGLE_REQUEST_ROWS) suits Ray's calls but not
 # a shared-memory channel (blobrl.inference.channel); ``future(pending)``: a Future that is
 # done once that request's answer (or its failure) is in, which InferenceClient.start needs;
-# and ``drain()``: take in the answers that have come, in the calling thread (Call.poll).
+# ``drain()``: take in the answers that have come, in the calling thread (Call.poll,
+# Call.refresh); ``wait(futures, timeout_s)``: wait for one of them, as that link best does it;
+# and ``polling()``: a context in which the calling thread takes in its own answers.
 
 
 class Call:
@@ -117,6 +120,21 @@ class Call:
             return None
         self._held = self._pending if in_place else []
         return client._joined(answers)
+
+    def refresh(self) -> None:
+        """Take in the answers that have come (for this call and others of its client), so that
+        their futures show it."""
+        drain = getattr(self._client.link, "drain", None)
+        if drain is not None:
+            drain()
+
+    def wait(self, futures: list[Future[Any]], timeout_s: float | None) -> None:
+        """Until one of ``futures`` (of calls of this client) is done, or ``timeout_s``."""
+        link_wait = getattr(self._client.link, "wait", None)
+        if link_wait is not None:
+            link_wait(futures, timeout_s)
+        else:
+            wait(futures, timeout_s, FIRST_COMPLETED)
 
     def release(self) -> None:
         """The answer :meth:`poll` gave has been read: what holds it (a channel's slot, whose
@@ -178,6 +196,13 @@ class InferenceClient:
     def asynchronous(self) -> bool:
         """Whether :meth:`start` may be used: the link tells when an answer is in."""
         return callable(getattr(self.link, "future", None))
+
+    def polling(self) -> AbstractContextManager[None]:
+        """A context for a thread that keeps several calls going and takes in their answers
+        itself (:meth:`Call.refresh`, :meth:`Call.wait`): over a shared-memory channel its reader
+        thread then sleeps except while that thread waits."""
+        polling = getattr(self.link, "polling", None)
+        return polling() if polling is not None else nullcontext()
 
     def start(self, rows: tuple[np.ndarray, ...]) -> Call:
         """Send one step's rows, ``(features,)`` or ``(bits, cont)`` in wire form, and return

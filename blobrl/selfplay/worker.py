@@ -27,6 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
@@ -124,12 +125,18 @@ class _Evaluation(Protocol):
     (or by ``deadline``, when the evaluator wants another look); :meth:`poll` gives the answer,
     or None while there is none yet; :meth:`release` says the answer has been read (it may lie
     in a shared-memory channel's slot until then); :meth:`cancel` gives it up (what it holds is
-    freed)."""
+    freed). :meth:`refresh` takes in the answers that came (for every evaluation of its
+    evaluator), so that the futures show them, and :meth:`wait` waits for one of the futures of
+    such evaluations."""
 
     futures: list[Future[Any]]
     deadline: float
 
     def poll(self) -> Answer | None: ...
+
+    def refresh(self) -> None: ...
+
+    def wait(self, futures: list[Future[Any]], timeout_s: float | None) -> None: ...
 
     def release(self) -> None: ...
 
@@ -147,6 +154,12 @@ class _InThread:
     def poll(self) -> Answer | None:
         future = self.futures[0]
         return future.result() if future.done() else None
+
+    def refresh(self) -> None:
+        pass
+
+    def wait(self, futures: list[Future[Any]], timeout_s: float | None) -> None:
+        wait(futures, timeout_s, FIRST_COMPLETED)
 
     def release(self) -> None:
         pass
@@ -225,20 +238,22 @@ class _Group:
         return self.search.run(self.states, self.active, self.rs)
 
 
-def _wait_any(evaluations: Iterable[_Evaluation], timeout_s: float) -> None:
-    """Until one of ``evaluations`` may have its answer (all its futures done, or its deadline
-    passed), or ``timeout_s``."""
-    evaluations = list(evaluations)
+def _ready(evaluation: _Evaluation, now: float) -> bool:
+    """Whether ``evaluation`` may have its answer: its futures done, or its deadline passed."""
+    return now >= evaluation.deadline or all(f.done() for f in evaluation.futures)
+
+
+def _wait_any(evaluations: list[_Evaluation], timeout_s: float) -> None:
+    """Until one of ``evaluations`` (all of one evaluator) may have its answer, or
+    ``timeout_s``; the answers that came are taken in first."""
+    evaluations[0].refresh()
     now = time.monotonic()
+    if any(_ready(e, now) for e in evaluations):
+        return
     timeout_s = min([timeout_s, *(e.deadline - now for e in evaluations)])
-    undone: list[Future[Any]] = []
-    for evaluation in evaluations:
-        left = [f for f in evaluation.futures if not f.done()]
-        if not left:
-            return
-        undone.extend(left)
-    if timeout_s > 0:
-        wait(undone, None if math.isinf(timeout_s) else timeout_s, FIRST_COMPLETED)
+    undone = [f for e in evaluations for f in e.futures if not f.done()]
+    if timeout_s > 0 and undone:
+        evaluations[0].wait(undone, None if math.isinf(timeout_s) else timeout_s)
 
 
 class SelfPlayWorker:
@@ -366,42 +381,10 @@ class SelfPlayWorker:
         waiting: dict[_Group, _Evaluation] = {}  # in the order their batches went out
         ready: deque[_Group] = deque(groups)
         idle: list[_Group] = []  # no game to play for now
+        polling = getattr(self._evaluator, "polling", None)  # this thread takes in the answers
         try:
-            while True:
-                while ready:
-                    group = ready.popleft()
-                    stopping = should_stop()
-                    if stopping:
-                        for other in (group, *ready, *idle):  # games already over still count
-                            yield from self._refill(other, source, True)
-                        return
-                    self._sync(group)
-                    yield from self._refill(group, source, False)
-                    if group.active.any():
-                        group.busy = True
-                        group.steps = group.search.steps(group.states, group.active, group.rs)
-                        self._resume(group, None, waiting, ready, pool)
-                    else:
-                        idle.append(group)
-                if not waiting:
-                    if source.exhausted():
-                        return
-                    source.wait(0.05)
-                else:
-                    # Idle groups look for new games now and then; answers wake us.
-                    poll = 0.05 if idle and not source.exhausted() else math.inf
-                    _wait_any(waiting.values(), poll)
-                    for group, evaluation in list(waiting.items()):
-                        answer = evaluation.poll()
-                        if answer is not None:
-                            del waiting[group]
-                            self.stats.eval_seconds += time.perf_counter() - group.sent_at
-                            try:
-                                self._resume(group, answer, waiting, ready, pool)
-                            finally:
-                                evaluation.release()  # the search has read it
-                ready.extend(idle)
-                idle.clear()
+            with polling() if polling is not None else nullcontext():
+                yield from self._play_groups(source, should_stop, pool, waiting, ready, idle)
         finally:
             # A group still waiting (its answer lost or late) is dropped with its search and
             # replaced, so that a later play never shares its arrays with the late answer.
@@ -409,6 +392,54 @@ class SelfPlayWorker:
                 evaluation.cancel()
                 self._groups[self._groups.index(group)] = self._new_group()
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _play_groups(
+        self,
+        source: SpecSource,
+        should_stop: Callable[[], bool],
+        pool: ThreadPoolExecutor,
+        waiting: dict[_Group, _Evaluation],
+        ready: deque[_Group],
+        idle: list[_Group],
+    ) -> Iterator[GameRecord]:
+        """:meth:`_run_groups`' loop: search the ``ready`` groups in turn, each to its next leaf
+        batch (into ``waiting``), then take up those whose answers came."""
+        while True:
+            while ready:
+                group = ready.popleft()
+                stopping = should_stop()
+                if stopping:
+                    for other in (group, *ready, *idle):  # games already over still count
+                        yield from self._refill(other, source, True)
+                    return
+                self._sync(group)
+                yield from self._refill(group, source, False)
+                if group.active.any():
+                    group.busy = True
+                    group.steps = group.search.steps(group.states, group.active, group.rs)
+                    self._resume(group, None, waiting, ready, pool)
+                else:
+                    idle.append(group)
+            if not waiting:
+                if source.exhausted():
+                    return
+                source.wait(0.05)
+            else:
+                # Idle groups look for new games now and then; answers wake us.
+                poll = 0.05 if idle and not source.exhausted() else math.inf
+                _wait_any(list(waiting.values()), poll)
+                now = time.monotonic()
+                for group, evaluation in list(waiting.items()):
+                    answer = evaluation.poll() if _ready(evaluation, now) else None
+                    if answer is not None:
+                        del waiting[group]
+                        self.stats.eval_seconds += time.perf_counter() - group.sent_at
+                        try:
+                            self._resume(group, answer, waiting, ready, pool)
+                        finally:
+                            evaluation.release()  # the search has read it
+            ready.extend(idle)
+            idle.clear()
 
     def _resume(
         self,

@@ -359,6 +359,46 @@ def test_a_poller_takes_in_its_answers_itself_without_the_reader_thread(
     link.close()
 
 
+def test_while_polling_the_caller_takes_in_its_answers_and_the_reader_sleeps(
+    served, tmp_path, monkeypatch
+):
+    """Inside ``polling()`` the reader thread sleeps through the answers, which the caller
+    takes in itself between searches (refresh) and when it waits (wait, listening on the
+    channel); outside it, a call's future is done with nobody polling."""
+    takers: list[str] = []
+    take = ch._ClientChannel._take
+
+    def noted(self, data):
+        takers.append(threading.current_thread().name)
+        take(self, data)
+
+    monkeypatch.setattr(ch._ClientChannel, "_take", noted)
+    link = ChannelLink(FakeLink(), served().attach, slots=4, directory=tmp_path)
+    client = InferenceClient(link, timeout_s=30.0)
+    x = features(5, seed=3)
+    with client.polling():
+        time.sleep(0.2)  # the reader, woken by polling(), has gone back to sleep without the FIFO
+        call = client.start((x,))
+        time.sleep(0.3)  # answered by now, and nobody has read it
+        assert not call.futures[0].done() and takers == []
+        call.refresh()
+        assert call.futures[0].done() and takers == ["MainThread"]
+        np.testing.assert_array_equal(call.poll()[0], rowwise(x)[0])
+        call.release()
+        later = client.start((x,))
+        later.wait(later.futures, 10.0)  # listens, and takes it in itself
+        assert later.futures[0].done() and later.poll() is not None
+        later.release()
+        assert takers == ["MainThread"] * len(takers)
+    takers.clear()
+    free = client.start((x,))
+    wait(free.futures, 10.0)  # nobody polls: the reader takes it in
+    assert free.futures[0].done() and takers == ["inference-channel"]
+    np.testing.assert_array_equal(free.poll()[0], rowwise(x)[0])
+    free.release()
+    link.close()
+
+
 def test_game_groups_through_a_channel_hold_no_slot_after_their_plays(served, tmp_path):
     """Three groups read their answers in their slots; after a play that ends in a stop with
     requests out, and a play to the end, every slot is free and nothing fell back to Ray."""
