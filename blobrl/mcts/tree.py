@@ -147,7 +147,11 @@ def select_leaves(
         while True:
             if expanded[t, 0] and sims_done[t] >= sims_target:
                 break
-            scratch[t, :] = world_roots[t]
+            # The root's state up to its last action: the history past it is never read (a
+            # move writes its entry before the length says it is there), and a state is over a
+            # kilobyte, copied once a simulation in every tree.
+            live = k.F_HIST + world_roots[t, k.F_HISTLEN]
+            scratch[t, :live] = world_roots[t, :live]
             x = 0
             depth = 0
             path[t, 0] = 0
