@@ -102,8 +102,12 @@ class BatchedSearch:
         self.world_roots = np.zeros((trees, k.STATE_SIZE), np.int64)
         self.scratch = np.zeros((trees, k.STATE_SIZE), np.int64)
         self.node_count = np.zeros(trees, np.int64)
-        # Edges by legal-action position (see blobrl.mcts.tree), not by action id.
-        self.children = np.full((trees, nodes, _tree.BRANCH), _tree.UNEXPANDED, np.int32)
+        # Edges by legal-action position (see blobrl.mcts.tree), not by action id; node ids in
+        # 16 bits while they fit, the trees' largest array then a quarter smaller.
+        small = nodes <= np.iinfo(np.int16).max
+        self.children = np.full(
+            (trees, nodes, _tree.BRANCH), _tree.UNEXPANDED, np.int16 if small else np.int32
+        )
         self.prior = np.zeros((trees, nodes, _tree.BRANCH), np.float32)
         self.visits = np.zeros((trees, nodes), np.int32)
         self.value = np.zeros((trees, nodes, k.MAX_PLAYERS), np.float32)

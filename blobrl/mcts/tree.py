@@ -13,13 +13,14 @@ entry (multi-player max^n backup). The network gives values relative to the acti
 are rotated to absolute seats on expansion.
 
 A node's edges are kept by the position of their action in the node's legal actions (the
-increasing order :func:`~blobrl.game.core.legal_actions` gives, fixed for the node's state),
-not by action id: ``children[t, x, j]`` and ``prior[t, x, j]`` are those of the ``j``-th legal
-action, in rows of :data:`BRANCH`. A node has at most 13 legal actions of 65, so a row is one
-cache line where one by action id was five, and the trees of the many games a self-play actor
-keeps in flight take a third of the memory (their sweep each step is bound by cache misses once
-they outgrow the cache). The root's edges are mapped back to action ids for the results
-(:func:`root_visits`, :func:`root_q`, :func:`root_prior`).
+increasing order :func:`~blobrl.game.core.legal_actions` gives, fixed for the node's state), not
+by action id: ``children[t, x, j]`` and ``prior[t, x, j]`` are those of the ``j``-th legal
+action, in rows of :data:`BRANCH`. A node has at most 13 legal actions of 65, so its two rows
+(16-bit children while the node ids fit, float32 priors) take 96 bytes where by action id they
+took 520, and the trees of the many games a self-play actor keeps in flight (behind a server,
+several groups of them) a fraction of the memory: each step sweeps every tree, and once they
+outgrow the cache the sweep is bound by its misses. The root's edges are mapped back to action
+ids for the results (:func:`root_visits`, :func:`root_q`, :func:`root_prior`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def start_worlds(
     rs: np.ndarray,  # uint64[G] per-game random streams
     world_roots: np.ndarray,  # int64[T, STATE_SIZE] out
     node_count: np.ndarray,  # int64[T] out: 1 (the root) for active trees, 0 otherwise
-    children: np.ndarray,  # int32[T, M, BRANCH]
+    children: np.ndarray,  # int16 or int32 [T, M, BRANCH]
     visits: np.ndarray,  # int32[T, M]
     value: np.ndarray,  # float32[T, M, P]
     expanded: np.ndarray,  # bool[T, M]
@@ -105,7 +106,7 @@ def select_leaves(
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
     scratch: np.ndarray,  # int64[T, STATE_SIZE]: leaf state of each tree after the call
     node_count: np.ndarray,  # int64[T]
-    children: np.ndarray,  # int32[T, M, BRANCH]: by legal-action position
+    children: np.ndarray,  # int16 or int32 [T, M, BRANCH]: by legal-action position
     prior: np.ndarray,  # float32[T, M, BRANCH]
     visits: np.ndarray,  # int32[T, M]
     value: np.ndarray,  # float32[T, M, P]
