@@ -150,6 +150,24 @@ def test_root_visits_add_up_to_the_budget_and_stay_legal(root, k, s):
     assert result.policy[0].sum() == pytest.approx(1.0, abs=1e-5)
 
 
+@pytest.mark.parametrize("root", ["puct", "gumbel"])
+def test_trees_too_large_for_16_bit_node_ids_search_alike(root):
+    """Child ids are 16-bit while a tree's nodes fit, 32-bit past that: the two give the same
+    search (the 32-bit arrays put in by hand here, rather than 32,767 simulations)."""
+    settings = SearchSettings(determinizations=2, simulations=25, root=root)
+    states = batch_states([4, 5, 6])
+    active = np.array([True, True, True])
+    results = []
+    for dtype in (np.int16, np.int32):
+        engine = BatchedSearch(uniform_evaluator, max_games=3, settings=settings)
+        assert engine.children.dtype == np.int16
+        engine.children = engine.children.astype(dtype)
+        results.append(engine.run(states, active, _rng.seed_streams([7, 8, 9])))
+    np.testing.assert_array_equal(results[0].visits, results[1].visits)
+    np.testing.assert_array_equal(results[0].policy, results[1].policy)
+    assert results[0].visits.sum() == 3 * 2 * 25
+
+
 def test_inactive_games_are_left_untouched():
     settings = SearchSettings(determinizations=2, simulations=10)
     engine = BatchedSearch(uniform_evaluator, max_games=3, settings=settings)
