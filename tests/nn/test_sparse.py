@@ -127,3 +127,21 @@ def test_non_zeros_at_the_edges_of_the_64_input_blocks_and_negative_zeros(kernel
     assert kernel_calls == [(6, FEATURES)]
     dense = torch.nn.functional.linear(x, layer.weight, layer.bias)
     torch.testing.assert_close(got, dense.detach(), atol=1e-5, rtol=1e-5)
+
+
+def test_every_count_of_non_zeros_in_a_row(kernel_calls):
+    """Row i has i non-zeros: every split of them into the kernel's groups of four weight rows
+    and single ones."""
+    torch.manual_seed(6)
+    layer = SparseInputLinear(FEATURES, 24)
+    rng = np.random.default_rng(6)
+    x = torch.zeros(21, FEATURES)
+    for i in range(21):
+        x[i, rng.choice(FEATURES, size=i, replace=False)] = torch.from_numpy(
+            rng.uniform(-2, 2, i).astype(np.float32)
+        )
+    with torch.inference_mode():
+        got = layer(x)
+    assert kernel_calls == [(21, FEATURES)]
+    dense = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    torch.testing.assert_close(got, dense.detach(), atol=1e-5, rtol=1e-5)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from blobrl.data import GameRecord, pack_features
 from blobrl.game import MAX_PLAYERS, encode, new_game
+from blobrl.game import encoding as enc
 from blobrl.nn import NetworkConfig, base, build_network
 from blobrl.nn.base import _ILLEGAL_LOGIT, TRICK_CLASSES, trick_log_probs, values_from_tricks
 from blobrl.nn.cpu import seat_values_cpu
@@ -75,6 +76,16 @@ def test_initial_trick_counts_are_uniform_over_the_tricks_left(arch):
         assert (probs[i, :, left + 1 :] == 0).all()
 
 
+def assert_kernel_answers_as_torch(logits: torch.Tensor, features: torch.Tensor, scoring: str):
+    want_log_probs = trick_log_probs(logits.view(-1, MAX_PLAYERS, TRICK_CLASSES), features)
+    want_values = values_from_tricks(want_log_probs, features, scoring)
+    values, log_probs = seat_values_cpu(logits, features, scoring, _ILLEGAL_LOGIT)
+    torch.testing.assert_close(values, want_values, atol=2e-6, rtol=1e-5)
+    possible = want_log_probs > -1e6
+    torch.testing.assert_close(log_probs[possible], want_log_probs[possible], atol=1e-5, rtol=1e-5)
+    assert (log_probs[~possible] < -1e8).all()
+
+
 @pytest.mark.parametrize("scoring", ["blob", "oh_hell"])
 @settings(max_examples=40, deadline=None)
 @given(
@@ -90,13 +101,36 @@ def test_the_cpu_kernel_gives_the_torch_head_s_answers(scoring, seed, players, c
     features = torch.from_numpy(np.stack([f for _, _, f in positions]))
     gen = torch.Generator().manual_seed(seed)
     logits = torch.randn(len(positions), MAX_PLAYERS * TRICK_CLASSES, generator=gen) * scale
-    want_log_probs = trick_log_probs(logits.view(-1, MAX_PLAYERS, TRICK_CLASSES), features)
-    want_values = values_from_tricks(want_log_probs, features, scoring)
-    values, log_probs = seat_values_cpu(logits, features, scoring, _ILLEGAL_LOGIT)
-    torch.testing.assert_close(values, want_values, atol=2e-6, rtol=1e-5)
-    possible = want_log_probs > -1e6
-    torch.testing.assert_close(log_probs[possible], want_log_probs[possible], atol=1e-5, rtol=1e-5)
-    assert (log_probs[~possible] < -1e8).all()
+    assert_kernel_answers_as_torch(logits, features, scoring)
+
+
+@pytest.mark.parametrize("rows", [1, 31, 32, 33, 70])
+def test_the_cpu_kernel_answers_alike_at_any_batch_size(rows):
+    """The kernel works on blocks of rows; a batch that ends inside one, or on its edge."""
+    features: list[np.ndarray] = []
+    for seed in range(rows):  # a hand has at least one position: rows hands are enough
+        features += [f for _, _, f in random_positions(3 + seed % 6, 1 + seed % 6, seed)[0]]
+        if len(features) >= rows:
+            break
+    batch = torch.from_numpy(np.stack(features[:rows]))
+    gen = torch.Generator().manual_seed(rows)
+    logits = torch.randn(rows, MAX_PLAYERS * TRICK_CLASSES, generator=gen) * 3.0
+    for scoring in ("blob", "oh_hell"):
+        assert_kernel_answers_as_torch(logits, batch, scoring)
+
+
+@pytest.mark.parametrize("scoring", ["blob", "oh_hell"])
+def test_with_no_trick_count_possible_the_kernel_is_uniform_as_torch_is(scoring):
+    """Garbage input (more tricks played than cards): every count masked, so the softmax of
+    the filled logits is uniform, in torch and in the kernel alike."""
+    positions, _ = random_positions(5, 4, seed=3)
+    features = torch.from_numpy(np.stack([f for _, _, f in positions]))
+    features[:, enc.OFF_SCALARS] = 2.0  # tricks played: twice the hand
+    gen = torch.Generator().manual_seed(3)
+    logits = torch.randn(len(positions), MAX_PLAYERS * TRICK_CLASSES, generator=gen)
+    _, log_probs = seat_values_cpu(logits, features, scoring, _ILLEGAL_LOGIT)
+    torch.testing.assert_close(log_probs, torch.full_like(log_probs, -np.log(TRICK_CLASSES)))
+    assert_kernel_answers_as_torch(logits, features, scoring)
 
 
 @pytest.fixture
