@@ -100,7 +100,9 @@ class BatchedSearch:
         nodes = settings.simulations + 1
         self._trees, self._nodes = trees, nodes
         self.world_roots = np.zeros((trees, k.STATE_SIZE), np.int64)
-        self.scratch = np.zeros((trees, k.STATE_SIZE), np.int64)
+        self.leaf_legal = np.zeros((trees, _tree.BRANCH), np.int8)  # each leaf's legal actions
+        self.leaf_count = np.zeros(trees, np.int64)
+        self.leaf_player = np.zeros(trees, np.int64)
         self.node_count = np.zeros(trees, np.int64)
         # Edges by legal-action position (see blobrl.mcts.tree), not by action id; node ids in
         # 16 bits while they fit, the trees' largest array then a quarter smaller.
@@ -186,7 +188,9 @@ class BatchedSearch:
     def _views(self, t: int) -> dict[str, np.ndarray]:
         names = [
             "world_roots",
-            "scratch",
+            "leaf_legal",
+            "leaf_count",
+            "leaf_player",
             "node_count",
             "children",
             "prior",
@@ -214,7 +218,9 @@ class BatchedSearch:
         while True:
             leaves = _tree.select_leaves(
                 v["world_roots"],
-                v["scratch"],
+                v["leaf_legal"],
+                v["leaf_count"],
+                v["leaf_player"],
                 v["node_count"],
                 v["children"],
                 v["prior"],
@@ -239,11 +245,6 @@ class BatchedSearch:
             if leaves == 0:
                 break
             owns = int(self._own_count[0])
-            if owns:
-                _tree.encode_searcher_views(
-                    leaves, v["leaf_tree"], v["own_row"], v["world_roots"], v["scratch"],
-                    v["features"], self._packed, v["bits"], v["cont"],
-                )  # fmt: skip
             rows = leaves + owns  # both views
             if self._packed:
                 logits, values = yield v["bits"][:rows], v["cont"][:rows]
@@ -258,7 +259,9 @@ class BatchedSearch:
                 values[leaves:],
                 v["own_row"],
                 v["world_roots"],
-                v["scratch"],
+                v["leaf_legal"],
+                v["leaf_count"],
+                v["leaf_player"],
                 v["prior"],
                 v["visits"],
                 v["value"],

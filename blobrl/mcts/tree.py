@@ -104,7 +104,9 @@ def _backup(t: int, path: np.ndarray, depth: int, v: np.ndarray, visits, value, 
 @njit(cache=True)
 def select_leaves(
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
-    scratch: np.ndarray,  # int64[T, STATE_SIZE]: leaf state of each tree after the call
+    leaf_legal: np.ndarray,  # int8[T, BRANCH] out: the legal actions at each tree's leaf
+    leaf_count: np.ndarray,  # int64[T] out: how many
+    leaf_player: np.ndarray,  # int64[T] out: the seat to act at each tree's leaf
     node_count: np.ndarray,  # int64[T]
     children: np.ndarray,  # int16 or int32 [T, M, BRANCH]: by legal-action position
     prior: np.ndarray,  # float32[T, M, BRANCH]
@@ -132,12 +134,18 @@ def select_leaves(
     so each tree contributes at most one leaf. Returns the number of leaves ``L``; row ``i`` of
     ``features`` is the information state of the player to act at leaf ``i`` of tree
     ``leaf_tree[i]``. A tree whose root is unexpanded yields its root as the leaf. With
-    ``searcher_view``, a leaf where someone other than the root's player acts is marked for a
-    second row, the root player's information state, which :func:`encode_searcher_views` writes
-    after the ``L`` leaf rows. With ``packed`` the rows go to ``bits`` and ``cont`` in the
-    wire form (:mod:`blobrl.data.wire`) instead, as a server's client sends them.
+    ``searcher_view``, a leaf where someone other than the root's player acts gets a second
+    row, the root player's information state at it, after the ``L`` leaf rows (row
+    ``L + own_row[i]``). With ``packed`` the rows go to ``bits`` and ``cont`` in the wire form
+    (:mod:`blobrl.data.wire`) instead, as a server's client sends them.
+
+    The descent plays out its state in one row of its own, not one per tree (a state is over a
+    kilobyte, and the trees' rows were a third of what each step swept through memory): what
+    :func:`expand_and_backup` needs of the leaf state, its legal actions and the seat to act,
+    is kept per tree, and both rows of a leaf are encoded while it is at hand.
     """
     trees = world_roots.shape[0]
+    st = np.empty(k.STATE_SIZE, np.int64)  # the state of the descent under way
     buf = np.empty(k.NUM_ACTIONS, np.int64)
     vbuf = np.zeros(value.shape[2], np.float32)
     leaves = 0
@@ -152,13 +160,12 @@ def select_leaves(
             # move writes its entry before the length says it is there), and a state is over a
             # kilobyte, copied once a simulation in every tree.
             live = k.F_HIST + world_roots[t, k.F_HISTLEN]
-            scratch[t, :live] = world_roots[t, :live]
+            st[:live] = world_roots[t, :live]
             x = 0
             depth = 0
             path[t, 0] = 0
             leaf = False
             while True:
-                st = scratch[t]
                 if st[k.F_PHASE] == k.PHASE_TERMINAL:
                     break
                 if not expanded[t, x]:
@@ -204,9 +211,18 @@ def select_leaves(
                 path[t, depth] = x
             path_len[t] = depth + 1
             if leaf:
-                _write_row(scratch[t], scratch[t, k.F_PLAYER], leaves, features, packed, bits, cont)
+                player = st[k.F_PLAYER]
+                _write_row(st, player, leaves, features, packed, bits, cont)
                 leaf_tree[leaves] = t
-                if searcher_view and scratch[t, k.F_PLAYER] != world_roots[t, k.F_PLAYER]:
+                leaf_player[t] = player
+                count = k.legal_actions(st, buf)
+                leaf_count[t] = count
+                for j in range(count):
+                    leaf_legal[t, j] = buf[j]
+                if searcher_view and player != world_roots[t, k.F_PLAYER]:
+                    # Rows from T on hold the searcher views until the leaves are counted.
+                    root_player = world_roots[t, k.F_PLAYER]
+                    _write_row(st, root_player, trees + owns, features, packed, bits, cont)
                     own_row[leaves] = owns
                     owns += 1
                 else:
@@ -214,32 +230,18 @@ def select_leaves(
                 leaves += 1
                 break
             # Terminal: the score is known exactly; back it up and descend again.
-            _terminal_value(scratch[t], vbuf)
-            _backup(t, path, depth, vbuf, visits, value, scratch[t, k.F_N])
+            _terminal_value(st, vbuf)
+            _backup(t, path, depth, vbuf, visits, value, st[k.F_N])
             sims_done[t] += 1
+    if leaves < trees:  # the searcher views follow the leaf rows (each moves down, in order)
+        for o in range(owns):
+            if packed:
+                bits[leaves + o] = bits[trees + o]
+                cont[leaves + o] = cont[trees + o]
+            else:
+                features[leaves + o] = features[trees + o]
     own_count[0] = owns
     return leaves
-
-
-@njit(cache=True)
-def encode_searcher_views(
-    leaves: int,
-    leaf_tree: np.ndarray,  # int64[L]
-    own_row: np.ndarray,  # int64[L] from select_leaves
-    world_roots: np.ndarray,  # int64[T, STATE_SIZE]
-    scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
-    features: np.ndarray,  # float32[2T, FEATURES]: rows L + own_row[i] written, unless packed
-    packed: bool,
-    bits: np.ndarray,  # uint8[2T, WIRE_BIT_BYTES]: the same rows, when packed
-    cont: np.ndarray,  # float32[2T, CONT]
-) -> None:
-    """Write the root player's information state at each marked leaf after the leaf rows, so
-    that both views go to the evaluator as one contiguous batch."""
-    for i in range(leaves):
-        if own_row[i] >= 0:
-            t = leaf_tree[i]
-            r = leaves + own_row[i]
-            _write_row(scratch[t], world_roots[t, k.F_PLAYER], r, features, packed, bits, cont)
 
 
 @njit(cache=True)
@@ -270,7 +272,9 @@ def expand_and_backup(
     own_values: np.ndarray,  # float32[O, P] relative to the root's player (searcher views)
     own_row: np.ndarray,  # int64[L] from select_leaves
     world_roots: np.ndarray,  # int64[T, STATE_SIZE]
-    scratch: np.ndarray,  # int64[T, STATE_SIZE] leaf states from select_leaves
+    leaf_legal: np.ndarray,  # int8[T, BRANCH] from select_leaves
+    leaf_count: np.ndarray,  # int64[T]
+    leaf_player: np.ndarray,  # int64[T]
     prior: np.ndarray,  # float32[T, M, BRANCH]
     visits: np.ndarray,
     value: np.ndarray,
@@ -285,17 +289,16 @@ def expand_and_backup(
 ) -> None:
     """Set priors at each leaf (softmax over legal actions; Dirichlet noise at roots) and back
     the leaf's value up its path (the root player's entry from its own view when it has one)."""
-    buf = np.empty(k.NUM_ACTIONS, np.int64)
     vabs = np.zeros(value.shape[2], np.float32)
     noise = np.empty(k.NUM_ACTIONS, np.float64)
     for i in range(leaves):
         t = leaf_tree[i]
         depth = path_len[t] - 1
         x = path[t, depth]
-        st = scratch[t]
-        n = st[k.F_N]
-        player = st[k.F_PLAYER]
-        count = k.legal_actions(st, buf)
+        n = world_roots[t, k.F_N]
+        player = leaf_player[t]
+        count = leaf_count[t]
+        buf = leaf_legal[t]
         m = -1e30
         for j in range(count):
             if logits[i, buf[j]] > m:
