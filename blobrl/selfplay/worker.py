@@ -12,8 +12,10 @@ search, each as a generator of its leaf batches (:meth:`~blobrl.mcts.BatchedSear
 sends one group's batch and searches another's tree while the first is being evaluated (a round
 trip to a remote InferenceServer), taking up whichever group's answer comes in first. An
 evaluator that can send without waiting (:attr:`InferenceClient.asynchronous
-<blobrl.inference.InferenceClient.asynchronous>`) is used as it is; any other is called in a
-thread of its own per batch. A game's moves depend only on its seed and the evaluator's answers
+<blobrl.inference.InferenceClient.asynchronous>`) is used as it is, and the thread takes in the
+answers itself, once between searches and when it waits (``InferenceClient.polling``, so that a
+shared-memory channel's reader thread does not wake for them); any other is called in a thread
+of its own per batch. A game's moves depend only on its seed and the evaluator's answers
 for its rows, never on which group or slot it is in, so the groups change the timing of games and
 never their records (except under the Gumbel root, whose phases run as many rounds as the game
 of the batch that needs the most: a Gumbel game depends on the other games of its batch, with
