@@ -78,6 +78,11 @@ def slot_bytes(rows: int) -> int:
     return -(-(_HEADER + rows * per_row) // 64) * 64
 
 
+def _address(array: np.ndarray) -> int:
+    """Where ``array``'s data starts in memory."""
+    return int(array.__array_interface__["data"][0])
+
+
 def channel_dir() -> Path:
     """Where channel files go: ``/dev/shm`` when it is there with room, else the temp dir."""
     with contextlib.suppress(OSError):
@@ -171,6 +176,10 @@ class _ClientChannel:
         os.set_blocking(self._ans, False)  # read by the reader thread and by drain()
         self._lock = threading.Lock()
         self._free = list(range(slots))
+        # Slots lent to a caller for good (lease()): it writes its requests there itself.
+        self._leased: set[int] = set()
+        self._leased_idle: set[int] = set()  # of those, the ones with no request out
+        self._lease_at: dict[int, int] = {}  # address of a leased slot's request bits -> slot
         self._done = [threading.Event() for _ in range(slots)]
         self._futures: list[Future[None]] = [Future() for _ in range(slots)]
         self._answered = [False] * slots
@@ -184,7 +193,42 @@ class _ClientChannel:
 
     @property
     def free_slots(self) -> int:
-        return len(self._free)
+        """Slots holding no request: free, or lent and idle."""
+        return len(self._free) + len(self._leased_idle)
+
+    def lease(self, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Lend a slot to the caller for as long as it keeps the arrays returned, its request
+        area as ``(bits[rows, WIRE_BIT_BYTES], cont[rows, CONT])``: a request written there is
+        sent without a copy (:meth:`submit` knows the arrays). None when the rows do not fit
+        a slot, or half the slots are lent already (the rest stay for copied requests)."""
+        with self._lock:
+            if self.broken or rows > self.rows or 2 * (len(self._leased) + 1) > len(self._done):
+                return None
+            if not self._free:
+                return None
+            slot = self._free.pop()
+            self._leased.add(slot)
+            self._leased_idle.add(slot)
+            bits, cont = self.views.bits[slot][:rows], self.views.cont[slot][:rows]
+            self._lease_at[_address(bits)] = slot
+        weakref.finalize(bits, self._unlease, slot)
+        return bits, cont
+
+    def _unlease(self, slot: int) -> None:
+        """The caller let go of a leased slot's arrays: the slot is an ordinary one again."""
+        with self._lock:
+            self._leased.discard(slot)
+            self._lease_at = {at: s for at, s in self._lease_at.items() if s != slot}
+            if slot in self._leased_idle:
+                self._leased_idle.discard(slot)
+                self._free.append(slot)
+
+    def _return(self, slot: int) -> None:
+        """``slot`` holds no request any more (under the lock)."""
+        if slot in self._leased:
+            self._leased_idle.add(slot)
+        elif slot not in self._free:
+            self._free.append(slot)
 
     def start(self, server_pid: int) -> None:
         self._reading = True
@@ -278,7 +322,7 @@ class _ClientChannel:
             with self._lock:
                 if slot in self._abandoned:  # its caller gave up on it
                     self._abandoned.discard(slot)
-                    self._free.append(slot)
+                    self._return(slot)
                     continue
                 # Under the lock: a later request in this slot never hears of it.
                 self._answered[slot] = True
@@ -287,7 +331,22 @@ class _ClientChannel:
                     self._futures[slot].set_result(None)
 
     def submit(self, bits: np.ndarray, cont: np.ndarray) -> int | None:
-        """Copy a request into a free slot and send it; None when no slot is free."""
+        """Send a request: in place when it lies in an idle leased slot, else copied into a
+        free slot; None when no slot is free."""
+        leased = self._lease_at.get(_address(bits))
+        if leased is not None and _address(cont) == _address(self.views.cont[leased]):
+            with self._lock:  # close() closes the request FIFO under the lock
+                if self.broken:
+                    return None
+                if leased in self._leased_idle:
+                    self._leased_idle.discard(leased)
+                    self._answered[leased] = False
+                    self._done[leased].clear()
+                    self._futures[leased] = Future()
+                    self.views.header[leased][0] = bits.shape[0]
+                    os.write(self._req, bytes((leased,)))
+                    return leased
+            # Its slot still waits for a late answer (a request sent again): copy it.
         with self._lock:
             if self.broken or not self._free:
                 return None
@@ -337,18 +396,17 @@ class _ClientChannel:
         """``slot`` is free again (its answer was read)."""
         with self._lock:
             self._answered[slot] = False
-            if slot not in self._free:
-                self._free.append(slot)
+            self._return(slot)
 
     def abandon(self, slot: int) -> None:
         """Give up on ``slot``'s request: the slot is free once its answer comes (now, if it
         came already; nothing to do if it was read)."""
         with self._lock:
-            if slot in self._free:
+            if slot in self._free or slot in self._leased_idle:
                 return
             if self._answered[slot]:
                 self._answered[slot] = False
-                self._free.append(slot)
+                self._return(slot)
             else:
                 self._abandoned.add(slot)
 
@@ -475,6 +533,13 @@ class ChannelLink:
                 return _Pending(channel, slot)
         self.fell_back += 1
         return self.fallback.send(bits, cont, model)
+
+    def lease(self, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Request arrays of ``rows`` rows in a slot of the channel, lent for as long as the
+        caller keeps them (``_ClientChannel.lease``): a request written there goes without
+        a copy. None while no channel is attached, or when it has none to lend."""
+        channel = self._ready()
+        return None if channel is None else channel.lease(rows)
 
     def drain(self) -> None:
         """Take in the channel's answers that have come, in this thread (see

@@ -68,7 +68,8 @@ class ServerLink(Protocol):
 # done once that request's answer (or its failure) is in, which InferenceClient.start needs;
 # ``drain()``: take in the answers that have come, in the calling thread (Call.poll,
 # Call.refresh); ``wait(futures, timeout_s)``: wait for one of them, as that link best does it;
-# and ``polling()``: a context in which the calling thread takes in its own answers.
+# ``polling()``: a context in which the calling thread takes in its own answers; and
+# ``lease(rows)``: request arrays it sends from without a copy (InferenceClient.row_buffers).
 
 
 class Call:
@@ -196,6 +197,14 @@ class InferenceClient:
     def asynchronous(self) -> bool:
         """Whether :meth:`start` may be used: the link tells when an answer is in."""
         return callable(getattr(self.link, "future", None))
+
+    def row_buffers(self, rows: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """Arrays for a caller that writes its rows in wire form itself (a search's leaf
+        batch), ``(bits[rows, WIRE_BIT_BYTES], cont[rows, CONT])``, in memory the link sends
+        from without a copy (a shared-memory channel's slot, lent while the caller keeps
+        them); None when the link has none."""
+        lease = getattr(self.link, "lease", None)
+        return None if lease is None else lease(rows)
 
     def polling(self) -> AbstractContextManager[None]:
         """A context for a thread that keeps several calls going and takes in their answers

@@ -119,11 +119,18 @@ class BatchedSearch:
         self.sims_done = np.zeros(trees, np.int64)
         self.root_forced = np.full(trees, _tree.NO_FORCED, np.int64)
         # A leaf row per tree, then room for a searcher-view row per tree: floats, or the wire
-        # form for an evaluator that takes it (``packed_rows``), whose client need not pack.
+        # form for an evaluator that takes it (``packed_rows``), whose client need not pack,
+        # written where the evaluator sends them from when it has such memory to lend
+        # (``row_buffers``: a shared-memory channel's slot), so that they go without a copy.
         rows = 2 * trees
         self.features = np.zeros((1 if self._packed else rows, FEATURES), np.float32)
-        self.bits = np.zeros((rows if self._packed else 1, WIRE_BIT_BYTES), np.uint8)
-        self.cont = np.zeros((rows if self._packed else 1, CONT), np.float32)
+        lend = getattr(self.evaluator, "row_buffers", None) if self._packed else None
+        lent = lend(rows) if lend is not None else None
+        if lent is not None:
+            self.bits, self.cont = lent
+        else:
+            self.bits = np.zeros((rows if self._packed else 1, WIRE_BIT_BYTES), np.uint8)
+            self.cont = np.zeros((rows if self._packed else 1, CONT), np.float32)
         self.leaf_tree = np.zeros(trees, np.int64)
         self.own_row = np.zeros(trees, np.int64)
         self._own_count = np.zeros(1, np.int64)

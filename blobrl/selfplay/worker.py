@@ -190,6 +190,11 @@ class _TimedEvaluator:
         inner = getattr(self.evaluator, "packed_rows", None)
         return None if inner is None else partial(self._timed, inner)
 
+    @property
+    def row_buffers(self) -> Callable[[int], tuple[np.ndarray, np.ndarray] | None] | None:
+        """The evaluator's ``row_buffers`` (memory it sends rows from without a copy), if any."""
+        return getattr(self.evaluator, "row_buffers", None)
+
     def __call__(self, features: np.ndarray) -> Answer:
         return self._timed(self.evaluator, features)
 
@@ -436,10 +441,7 @@ class SelfPlayWorker:
                     if answer is not None:
                         del waiting[group]
                         self.stats.eval_seconds += time.perf_counter() - group.sent_at
-                        try:
-                            self._resume(group, answer, waiting, ready, pool)
-                        finally:
-                            evaluation.release()  # the search has read it
+                        self._resume(group, answer, waiting, ready, pool, evaluation.release)
             ready.extend(idle)
             idle.clear()
 
@@ -450,10 +452,13 @@ class SelfPlayWorker:
         waiting: dict[_Group, _Evaluation],
         ready: deque[_Group],
         pool: ThreadPoolExecutor,
+        read: Callable[[], None] = lambda: None,
     ) -> None:
         """Run ``group``'s search on from its last leaf batch (``answer``; None to begin) to
         its next one, sent to be evaluated (into ``waiting``), or to its end: its decision is
-        played and the group is ``ready`` for the next."""
+        played and the group is ``ready`` for the next. ``read`` is called once the search has
+        read the answer, before the next batch goes (which may go from the memory the answer
+        came in: a shared-memory channel's slot lent to the search)."""
         assert group.steps is not None
         try:
             rows = group.steps.send(answer)  # type: ignore[arg-type]  # None begins it
@@ -462,6 +467,8 @@ class SelfPlayWorker:
             self._advance(group, done.value)
             ready.append(group)
             return
+        finally:
+            read()
         group.sent_at = time.perf_counter()
         waiting[group] = group.evaluator.start(rows, pool)
 

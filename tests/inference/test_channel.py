@@ -399,6 +399,44 @@ def test_while_polling_the_caller_takes_in_its_answers_and_the_reader_sleeps(
     link.close()
 
 
+def test_rows_written_in_a_lent_slot_go_without_a_copy_and_the_slot_comes_back(served, tmp_path):
+    """A search that writes its rows in arrays lent by the channel (row_buffers) sends them from
+    that slot; while the slot's answer is still held, or after the arrays are dropped, requests
+    are copied into other slots as before; at most half the slots are lent."""
+    link = ChannelLink(FakeLink(), served().attach, slots=4, directory=tmp_path)
+    client = InferenceClient(link, timeout_s=30.0)
+    lent = client.row_buffers(9)
+    assert lent is not None and client.row_buffers(2000) is None  # more rows than a slot holds
+    bits, cont = lent
+    x = features(9, seed=21)
+    bits[:], cont[:] = pack_rows(x)
+    call = client.start((bits, cont))
+    (pending,) = call._pending
+    leased = pending.slot
+    assert link._channel._lease_at == {bits.__array_interface__["data"][0]: leased}
+    wait(call.futures, 10.0)
+    answer = call.poll()
+    np.testing.assert_array_equal(answer[0], rowwise(x)[0])
+    again = client.start((bits, cont))  # the lent slot still holds the answer: copied
+    assert again._pending[0].slot != leased
+    wait(again.futures, 10.0)
+    np.testing.assert_array_equal(again.poll()[0], rowwise(x)[0])
+    again.release()
+    call.release()
+    assert link.free_slots == 4
+    third = client.start((bits, cont))  # idle again: in place
+    assert third._pending[0].slot == leased
+    wait(third.futures, 10.0)
+    np.testing.assert_array_equal(third.poll()[1], rowwise(x)[1])
+    third.release()
+    second = client.row_buffers(9)
+    assert second is not None and client.row_buffers(9) is None  # two of four lent: no more
+    del lent, bits, cont, call, again, third, second
+    gc.collect()
+    assert link._channel._leased == set() and link.free_slots == 4
+    link.close()
+
+
 def test_game_groups_through_a_channel_hold_no_slot_after_their_plays(served, tmp_path):
     """Three groups read their answers in their slots; after a play that ends in a stop with
     requests out, and a play to the end, every slot is free and nothing fell back to Ray."""
@@ -417,4 +455,7 @@ def test_game_groups_through_a_channel_hold_no_slot_after_their_plays(served, tm
     while link.free_slots < 6 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert link.free_slots == 6 and link.fell_back == 0 and link.shared > 0
+    # The groups' searches write their rows in lent slots (a group replaced after the stopped
+    # play may have found none free while its predecessor's request was still out).
+    assert 1 <= len(link._channel._leased) <= 3
     link.close()
