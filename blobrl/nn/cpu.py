@@ -113,7 +113,10 @@ _P4, _P5 = np.float32(1.6666665459e-1), np.float32(5.0000001201e-1)
 EXP_MIN = np.float32(-87.0)
 
 
-@njit(cache=True, nogil=True)  # no fastmath: reassociation would undo the split of ln 2
+# No fastmath, here or in a function that calls this: reassociation would undo the split of
+# ln 2, and a caller's fast-math flags reach this code once it is inlined (compiled first from
+# a fastmath trick_values, it was 4 ulp out near exp(-87)).
+@njit(cache=True, nogil=True)
 def exp_nonpositive(x: np.float32) -> np.float32:
     """``exp(x)`` of a float32 ``x <= 0``: within 1 ulp of the correctly rounded value for
     every float32 in ``[EXP_MIN, 0]`` (all were checked), 0 below ``EXP_MIN``, NaN for NaN.
@@ -135,7 +138,7 @@ _CLASSES = MAX_CARDS + 1  # trick counts 0..12
 _BLOCK_ROWS = 32  # rows that trick_values works on at once: [13, 256] float32 is 13 KB
 
 
-@njit(cache=True, fastmath=True, nogil=True)
+@njit(cache=True, fastmath=False, nogil=True)  # no fastmath: see exp_nonpositive
 def trick_values(
     trick_logits: np.ndarray,
     features: np.ndarray,

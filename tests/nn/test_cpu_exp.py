@@ -1,5 +1,9 @@
 """The float32 exp that lets the trick-value kernel vectorize: within 1 ulp, 0 below its range."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -51,3 +55,31 @@ def test_exp_below_its_range_is_zero(x):
 
 def test_exp_of_nan_is_nan():
     assert np.isnan(exp_each(np.array([np.nan], np.float32))[0])
+
+
+def test_exp_keeps_its_accuracy_when_compiled_first_inside_the_trick_kernel(tmp_path):
+    """A caller's fast-math flags reach the exp once it is inlined: compiled first through
+    trick_values (in a fresh process and cache), it must still be within 1 ulp."""
+    script = """
+import numpy as np, torch
+from numba import njit
+from blobrl.game import FEATURES
+from blobrl.nn.cpu import EXP_MIN, exp_nonpositive, seat_values_cpu
+seat_values_cpu(torch.randn(4, 104), torch.zeros(4, FEATURES), "blob", -1e4)
+@njit
+def each(xs):
+    out = np.empty_like(xs)
+    for k in range(xs.size):
+        out[k] = exp_nonpositive(xs[k])
+    return out
+xs = np.linspace(EXP_MIN, 0.0, 200_001, dtype=np.float32)
+want = np.exp(xs.astype(np.float64)).astype(np.float32)
+got = each(xs)
+print(int(np.abs(got.view(np.int32).astype(np.int64) - want.view(np.int32)).max()))
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) <= 1
