@@ -437,6 +437,35 @@ def test_rows_written_in_a_lent_slot_go_without_a_copy_and_the_slot_comes_back(s
     link.close()
 
 
+def test_games_through_lent_slots_are_the_games_played_in_process(served, tmp_path):
+    """Three groups whose searches write their leaf batches into lent slots play the same games,
+    move for move, as one group asking the same network in the process."""
+    from blobrl.mcts import SearchSettings
+    from blobrl.selfplay import GameSpec, SelfPlayWorker
+
+    class InProcess:
+        def __call__(self, x):
+            return rowwise(x)
+
+        def packed_rows(self, bits, cont):
+            return rowwise(unpack_request(bits, cont))
+
+    link = ChannelLink(FakeLink(), served().attach, slots=8, directory=tmp_path)
+    settings = SearchSettings(2, 6)
+    through = SelfPlayWorker(
+        InferenceClient(link), settings=settings, games_in_flight=3, game_groups=3
+    )
+    local = SelfPlayWorker(InProcess(), settings=settings, games_in_flight=3)
+    games = [GameSpec(4, 3, seed=90 + i, game_id=i) for i in range(9)]
+    remote_games = sorted(through.play(games), key=lambda r: r.seed)
+    local_games = sorted(local.play(games), key=lambda r: r.seed)
+    assert link._channel._leased and link.fell_back == 0
+    for a, b in zip(remote_games, local_games, strict=True):
+        np.testing.assert_array_equal(a.actions, b.actions)
+        np.testing.assert_array_equal(a.policy, b.policy)
+    link.close()
+
+
 def test_game_groups_through_a_channel_hold_no_slot_after_their_plays(served, tmp_path):
     """Three groups read their answers in their slots; after a play that ends in a stop with
     requests out, and a play to the end, every slot is free and nothing fell back to Ray."""
