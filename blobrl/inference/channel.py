@@ -211,7 +211,8 @@ class _ClientChannel:
             self._leased_idle.add(slot)
             bits, cont = self.views.bits[slot][:rows], self.views.cont[slot][:rows]
             self._lease_at[_address(bits)] = slot
-        weakref.finalize(bits, self._unlease, slot)
+        # Not at exit: the process and its mapping are going anyway.
+        weakref.finalize(bits, self._unlease, slot).atexit = False
         return bits, cont
 
     def _unlease(self, slot: int) -> None:
