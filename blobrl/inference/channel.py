@@ -180,6 +180,7 @@ class _ClientChannel:
         self._leased: set[int] = set()
         self._leased_idle: set[int] = set()  # of those, the ones with no request out
         self._lease_at: dict[int, int] = {}  # address of a leased slot's request bits -> slot
+        self._cont_at = [_address(cont) for cont in self.views.cont]  # of each slot's floats
         self._done = [threading.Event() for _ in range(slots)]
         self._futures: list[Future[None]] = [Future() for _ in range(slots)]
         self._answered = [False] * slots
@@ -202,9 +203,8 @@ class _ClientChannel:
         sent without a copy (:meth:`submit` knows the arrays). None when the rows do not fit
         a slot, or half the slots are lent already (the rest stay for copied requests)."""
         with self._lock:
-            if self.broken or rows > self.rows or 2 * (len(self._leased) + 1) > len(self._done):
-                return None
-            if not self._free:
+            full = 2 * (len(self._leased) + 1) > len(self._done)
+            if self.broken or rows > self.rows or full or not self._free:
                 return None
             slot = self._free.pop()
             self._leased.add(slot)
@@ -335,7 +335,7 @@ class _ClientChannel:
         """Send a request: in place when it lies in an idle leased slot, else copied into a
         free slot; None when no slot is free."""
         leased = self._lease_at.get(_address(bits))
-        if leased is not None and _address(cont) == _address(self.views.cont[leased]):
+        if leased is not None and _address(cont) == self._cont_at[leased]:
             with self._lock:  # close() closes the request FIFO under the lock
                 if self.broken:
                     return None

@@ -100,9 +100,7 @@ class Call:
         """The answer, once every part is in; None before (or when a part had to be sent
         again). Raises what the server raised, as a blocking call does."""
         if not all(f.done() for f in self.futures):
-            drain = getattr(self._client.link, "drain", None)
-            if drain is not None:
-                drain()  # answers that came, taken in here rather than by a reader thread
+            self.refresh()  # answers that came, taken in here rather than by a reader thread
             if not all(f.done() for f in self.futures) and time.monotonic() < self.deadline:
                 return None
         client = self._client
