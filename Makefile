@@ -39,9 +39,12 @@ bench-quick: setup
 # The GPU path, under 8 minutes on a 16-core machine with one NVIDIA GPU: the `gpu` tests, then
 # GPU inference, learner and self-play numbers, in GPU_CHECK_JSON (docs/design.md lists the keys).
 # Without CUDA every GPU part is skipped with its reason and the check still passes.
+# PY=python3 runs it with an interpreter that already has torch with CUDA and blobrl's imports
+# (a GPU image's), without the venv: `make gpu-check PY=python3`.
 GPU_CHECK_JSON ?= gpu_check.json
-gpu-check: setup
-	$(PY) -m blobrl.bench.gpu_check --json $(GPU_CHECK_JSON)
+GPU_CHECK_ARGS ?=  # more options, e.g. GPU_CHECK_ARGS="--selfplay-seconds 60 --actors 8"
+gpu-check: $(if $(filter $(VENV)/bin/python,$(PY)),setup)
+	$(PY) -m blobrl.bench.gpu_check --json $(GPU_CHECK_JSON) $(GPU_CHECK_ARGS)
 
 # 20 minutes of the smoke config with a self-play actor killed every minute; checks that nothing
 # is lost and memory stays flat (not part of `make test`).

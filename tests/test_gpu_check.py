@@ -74,6 +74,18 @@ def test_make_gpu_check_runs_the_entry_point():
     assert re.search(r"\S*python -m blobrl\.bench\.gpu_check --json \S+", dry.stdout), dry.stdout
 
 
+def test_make_gpu_check_with_a_given_python_makes_no_venv():
+    """On a GPU image (torch with CUDA already there): no venv, no pip, that interpreter."""
+    dry = subprocess.run(
+        ["make", "-n", "-s", "gpu-check", "PY=python3", "GPU_CHECK_JSON=out.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert dry.stdout.strip() == "python3 -m blobrl.bench.gpu_check --json out.json", dry.stdout
+
+
 def test_the_self_play_record_fills_every_self_play_key():
     fields = {f"selfplay_gpu_{field.name}" for field in dataclasses.fields(SelfPlayOnGpu)}
     assert fields == set(SELFPLAY_KEYS)

@@ -118,10 +118,14 @@ class System:
 
 
 def selfplay_actor_count(config: Config, resources: Resources) -> int:
-    """``selfplay.actors``, or with ``auto`` one per CPU of the cluster."""
+    """``selfplay.actors``, or with ``auto`` one per CPU of the cluster, less one CPU left to an
+    InferenceServer (its thread stages, copies and answers every actor's leaf batches: with every
+    core searching, it waits for a core and all the actors wait for it)."""
     if config.selfplay.actors != "auto":
         return int(config.selfplay.actors)
-    return max(1, math.floor(resources.cpus / config.selfplay.cpus_per_actor))
+    server = inference_placement(config, resources) == "server"
+    cpus = resources.cpus - (1 if server else 0)
+    return max(1, math.floor(cpus / config.selfplay.cpus_per_actor))
 
 
 def inference_placement(config: Config, resources: Resources) -> str:
@@ -329,6 +333,6 @@ def _inference_kwargs(config: Config, device: str) -> dict[str, Any]:
         "version": -1,
         "wait_for_weights": True,
         "device": device,
-        "max_batch": config.inference.max_batch,
+        "max_batch": config.inference.batch_rows(device),
         "max_wait_ms": config.inference.max_wait_ms,
     }

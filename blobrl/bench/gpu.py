@@ -10,7 +10,7 @@ Each runs the project's own code on a CUDA device, untimed warm-up first:
 * :func:`learner_rates`: :meth:`blobrl.learner.Learner.train_step` under AMP
   (``learner.amp: auto``) at the default batch size, on real self-play positions sampled from
   a :class:`~blobrl.replay.ReplayBuffer`, each batch copied from the host as in a run.
-* :func:`selfplay_on_server`: on a local Ray, one self-play actor per core (5x7 hands at
+* :func:`selfplay_on_server`: on a local Ray, one self-play actor per core but one (5x7 hands at
   3 x 30, the config's games in flight and game groups behind a server) against one GPU
   InferenceServer actor with the config's ``max_batch``/``max_wait_ms``, for a set time after a
   warm-up; the server's counters and the GPU's utilization are read over the same window.
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from blobrl.bench.gpu_busy import BusySampler, find_reader
-from blobrl.config import SelfPlayConfig
+from blobrl.config import InferenceConfig, SelfPlayConfig
 from blobrl.game import FEATURES
 from blobrl.nn import NetworkConfig
 
@@ -236,19 +236,20 @@ def selfplay_on_server(
     device: str = "cuda",
     network: NetworkConfig | None = None,
     selfplay: SelfPlayConfig | None = None,
+    inference: InferenceConfig | None = None,
 ) -> SelfPlayOnGpu:
-    """One actor per core (or ``actors``) against one InferenceServer on ``device``; see the
-    module doc. The defaults are the run's (``NetworkConfig()``, ``SelfPlayConfig()``, a GPU);
-    others are for trying the code out on a small machine."""
+    """One actor per core but one (or ``actors``) against one InferenceServer on ``device``, as a
+    run places them (the core left is the server's); see the module doc. The defaults are the
+    run's (``NetworkConfig()``, ``SelfPlayConfig()``, ``InferenceConfig()``, a GPU); others are
+    for trying the code out on a small machine or comparing settings."""
     import ray
     import torch
 
     from blobrl.actors.inference import InferenceServerActor
-    from blobrl.config import InferenceConfig
 
     cores = os.cpu_count() or 1
-    count = actors or cores
-    inference = InferenceConfig()
+    count = actors or max(1, cores - 1)
+    inference = inference or InferenceConfig()
     started = not ray.is_initialized()
     if started:
         ray.init(
@@ -262,7 +263,7 @@ def selfplay_on_server(
         server = InferenceServerActor.options(num_cpus=0, num_gpus=gpus).remote(
             network or NetworkConfig(),
             device=device,
-            max_batch=inference.max_batch,
+            max_batch=inference.batch_rows(device),
             max_wait_ms=inference.max_wait_ms,
         )
         actor_cls: Any = ray.remote(num_cpus=1)(GpuSelfPlay)  # (its methods are Ray's to type)
@@ -294,7 +295,9 @@ def selfplay_on_server(
     if games == 0:
         raise RuntimeError(
             f"no hand finished in {warm_s + seconds:.0f} s of self-play: too short a window to "
-            f"know the decisions a hand takes (--selfplay-seconds)"
+            f"know the decisions a hand takes (--selfplay-seconds); the server evaluated "
+            f"{rows / (t1 - t0):,.0f} positions/s in batches of {rows / max(batches, 1):,.0f} "
+            f"rows, {searched:,} decisions searched"
         )
     return SelfPlayOnGpu(
         games_per_min=searched / (positions / games) / seconds * 60.0,

@@ -2,7 +2,7 @@
 
 The GPU path in one command (``make gpu-check``): the ``gpu`` tests, then the GPU numbers of
 :mod:`blobrl.bench.gpu` (inference by architecture and batch size, learner samples/s, self-play
-of one actor per core against one GPU InferenceServer), written as one JSON file with the
+of one actor per core but one against one GPU InferenceServer), written as one JSON file with the
 machine they were taken on. Under 8 minutes with the defaults on a 16-core machine with one GPU.
 
 Without CUDA every GPU part is skipped and says why: each of its keys is present with the value
@@ -43,7 +43,7 @@ SELFPLAY_KEYS = (
     "selfplay_gpu_shared_memory_channels",
 )
 KEYS = (*INFERENCE_KEYS, *LEARNER_KEYS, *SELFPLAY_KEYS)
-DEFAULT_TESTS = ("tests",)
+DEFAULT_TESTS = ("tests/gpu",)  # where every gpu test lives: a GPU image needs only their imports
 TESTS_TIMEOUT_S = 300.0
 
 Part = Callable[[], dict[str, Any]]
@@ -296,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         default=list(DEFAULT_TESTS),
         metavar="PATH",
-        help="where pytest looks for the gpu tests (default: tests)",
+        help="where pytest looks for the gpu tests (default: tests/gpu)",
     )
     p.add_argument("--no-tests", action="store_true", help="measure only")
     p.add_argument("--require-gpu", action="store_true", help="exit 1 without a CUDA device")

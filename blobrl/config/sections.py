@@ -198,6 +198,9 @@ class GameMixEntry(Section):
 # one group waits for its leaf batch, the others search (blobrl.selfplay.worker). Measured with
 # a 2 ms stand-in server (make bench, remote_stub_vs_local_stub).
 SERVER_GAME_GROUPS = 4
+# An InferenceServer's rows per forward pass when ``inference.max_batch`` is auto.
+GPU_MAX_BATCH = 8192
+CPU_MAX_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -227,10 +230,18 @@ class InferenceConfig(Section):
     # server: one InferenceServer for the cluster; per_node: one per node; local: each actor
     # evaluates in-process; auto: server on a GPU, else per_node.
     placement: Literal["auto", "server", "per_node", "local"] = "auto"
-    max_batch: int = bounded(1024, ge=1)  # positions per forward pass
+    # Positions per forward pass; auto: GPU_MAX_BATCH on a GPU (whose pass over 8192 rows takes
+    # about as long as one over 1024: it is bound by kernel launches), CPU_MAX_BATCH on the CPU.
+    max_batch: int | Literal["auto"] = bounded("auto", ge=1)
     max_wait_ms: float = bounded(2.0, ge=0.0)  # how long a partial batch waits for more
     # Leaf batches to a server on the same machine through shared memory (Ray calls otherwise).
     shared_memory: bool = True
+
+    def batch_rows(self, device: str) -> int:
+        """``max_batch``, auto resolved for a server on ``device`` (``cpu`` or ``cuda[:i]``)."""
+        if self.max_batch == "auto":
+            return GPU_MAX_BATCH if device.startswith("cuda") else CPU_MAX_BATCH
+        return int(self.max_batch)
 
 
 @dataclass(frozen=True)

@@ -376,3 +376,17 @@ def test_game_groups_default_to_one_in_the_actor_and_several_behind_a_server(tmp
     for bad in (0, 65, "two"):
         data["selfplay"] = {"game_groups": bad}
         assert error_of(tmp_path, data).key == "selfplay.game_groups"
+
+
+def test_max_batch_defaults_to_a_gpu_sized_batch_on_a_gpu_and_a_smaller_one_on_the_cpu(tmp_path):
+    data = minimal()
+    inference = load_config(write(tmp_path, data)).inference
+    assert inference.max_batch == "auto"
+    assert inference.batch_rows("cuda") == inference.batch_rows("cuda:1") == 8192
+    assert inference.batch_rows("cpu") == 1024
+    data["inference"] = {"max_batch": 300}
+    inference = load_config(write(tmp_path, data)).inference
+    assert inference.batch_rows("cuda") == inference.batch_rows("cpu") == 300
+    for bad in (0, -5, "big"):
+        data["inference"] = {"max_batch": bad}
+        assert error_of(tmp_path, data).key == "inference.max_batch"

@@ -202,43 +202,6 @@ def test_config_rejects_bad_values_naming_the_field(fields, message):
         LearnerConfig(**fields)
 
 
-@pytest.mark.gpu
-@pytest.mark.parametrize("amp", ["bf16", "fp16"])
-def test_learner_trains_under_cuda_autocast(amp):
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
-    torch.manual_seed(0)
-    learner = Learner(
-        build_network(SMALL_NET),
-        LearnerConfig(warmup_iterations=0, amp=amp),
-        total_iterations=10,
-        device="cuda",
-    )
-    assert learner.scaler.is_enabled() == (amp == "fp16")
-    batch = synthetic_batch()
-    taken = [m for m in (learner.train_step(batch) for _ in range(40)) if not m.skipped]
-    assert len(taken) >= 30
-    assert taken[-1].total_loss < taken[0].total_loss
-    state = learner.state_dict()
-    assert all(t.device.type == "cpu" for t in state["model"].values())
-
-
-@pytest.mark.gpu
-def test_a_learner_state_carries_the_cuda_random_state():
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
-    from blobrl.actors.learner import LearnerService
-
-    service = LearnerService(
-        SMALL_NET, LearnerConfig(), total_iterations=2, replay=None, device="cuda"
-    )
-    state = service.state()
-    expected = torch.rand(8, device="cuda")
-    torch.rand(1000, device="cuda")  # the stream moves on ...
-    service.load_state(state)  # ... and a loaded checkpoint puts it back
-    assert torch.equal(torch.rand(8, device="cuda"), expected)
-
-
 def self_play_batch(size: int = 128) -> TrainingBatch:
     """A batch of real self-play positions (uniform evaluator, tiny search) via the buffer."""
     worker = SelfPlayWorker(uniform_evaluator, settings=SearchSettings(1, 4), games_in_flight=8)
