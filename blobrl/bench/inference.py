@@ -4,8 +4,10 @@ inference should run when the cluster has only CPUs.
 ``inference_evals_per_s`` drives an in-process :class:`InferenceServer` (no Ray, so the number
 isolates the batching itself) with several concurrent callers, each sending 384-row leaf batches
 (128 games x 3 worlds, the self-play size) as soon as its last one is answered; the default
-network on the CPU, one torch thread. ``forward_evals_per_s`` is the bare model in a loop at the
-same 384 rows, and ``inference_vs_forward`` their ratio.
+network on the CPU, one torch thread. ``inference_packed_evals_per_s`` is the same load sent as
+clients send it, bit-packed (the server unpacks it into its staging rows).
+``forward_evals_per_s`` is the bare model in a loop at the same 384 rows, and
+``inference_vs_forward``, ``inference_packed_vs_forward`` the ratios.
 
 The full run adds a short local Ray run on all of this machine's cores (``quick`` skips it):
 ``inference_ray_evals_per_s``, the same load through a server actor from caller threads; and
@@ -38,32 +40,44 @@ def _leaf_batches(count: int, rows: int = LEAF_ROWS) -> list[np.ndarray]:
     return [(rng.random((rows, FEATURES)) < 0.05).astype(np.float32) for _ in range(count)]
 
 
-async def _drive(server, inputs: list[np.ndarray], seconds: float) -> float:
+async def _drive(
+    server, inputs: list[np.ndarray], seconds: float, *, packed: bool = False
+) -> float:
     """Rows per second that ``server`` answers with one caller per input, each resending its
-    batch as soon as it is answered, over at least ``seconds``."""
-    done = 0
+    batch as soon as it is answered, over at least ``seconds``; ``packed``: as leaf batches
+    travel from a client (:func:`~blobrl.inference.pack_rows`), else as float rows."""
+    from blobrl.inference import pack_rows
 
-    async def caller(x: np.ndarray) -> None:
+    done = 0
+    requests = [pack_rows(x) for x in inputs] if packed else [(x,) for x in inputs]
+
+    def ask(request):
+        return server.evaluate_packed(*request) if packed else server.evaluate(*request)
+
+    async def caller(request) -> None:
         nonlocal done
         while time.perf_counter() < stop:
-            await server.evaluate(x)
-            done += x.shape[0]
+            await ask(request)
+            done += request[0].shape[0]
 
-    await asyncio.gather(*(server.evaluate(x) for x in inputs))  # warm up
+    await asyncio.gather(*(ask(r) for r in requests))  # warm up
     start = time.perf_counter()
     stop = start + seconds  # after the warm-up, which may take longer than ``seconds``
-    await asyncio.gather(*(caller(x) for x in inputs))
+    await asyncio.gather(*(caller(r) for r in requests))
     return done / (time.perf_counter() - start)
 
 
-def server_evals_per_s(model, *, seconds: float, callers: int = CALLERS, **server_kwargs) -> float:
-    """Throughput of an in-process server over ``model`` under ``callers`` concurrent callers."""
+def server_evals_per_s(
+    model, *, seconds: float, callers: int = CALLERS, packed: bool = False, **server_kwargs
+) -> float:
+    """Throughput of an in-process server over ``model`` under ``callers`` concurrent callers
+    (``packed``: sending leaf batches packed, as clients do)."""
     from blobrl.inference import InferenceServer
 
     async def main() -> float:
         server = InferenceServer(model, **server_kwargs)
         try:
-            return await _drive(server, _leaf_batches(callers), seconds)
+            return await _drive(server, _leaf_batches(callers), seconds, packed=packed)
         finally:
             await server.close()
 
@@ -82,18 +96,23 @@ def inference(quick: bool) -> dict[str, float]:
         model = build_network(NetworkConfig())
         seconds = 0.4 if quick else 1.0
         # Interleaved rounds, best of each: other load on the machine hits both sides alike.
-        forward = served = 0.0
+        forward = served = packed = 0.0
         for _ in range(3):
             forward = max(
                 forward, forward_evals_per_s(model, batch_size=LEAF_ROWS, seconds=seconds)
             )
             served = max(served, server_evals_per_s(model, seconds=seconds, device="cpu"))
+            packed = max(
+                packed, server_evals_per_s(model, seconds=seconds, device="cpu", packed=True)
+            )
     finally:
         torch.set_num_threads(threads)
     results = {
         "inference_evals_per_s": served,
+        "inference_packed_evals_per_s": packed,
         "inference_forward_evals_per_s": forward,
         "inference_vs_forward": served / forward,
+        "inference_packed_vs_forward": packed / forward,
     }
     if not quick:
         results.update(_ray_measurements())

@@ -23,17 +23,25 @@ from blobrl.inference.codec import Answer
 class Request:
     """One caller's leaf batch, waiting for (or part-way through) its forward passes."""
 
-    features: np.ndarray  # [B, FEATURES] float32
+    features: np.ndarray | None  # [B, FEATURES] float32, or None for packed rows
     future: asyncio.Future[Answer]
     arrived: float  # perf_counter seconds
     model: str | None = None  # a network loaded by name, or None for the self-play one
+    bits: np.ndarray | None = None  # packed rows (pack_rows): uint8[B, WIRE_BIT_BYTES] ...
+    cont: np.ndarray | None = None  # ... and float32[B, CONT]
     taken: int = 0  # rows already dispatched to a batch
     done: int = 0  # rows answered
     parts: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
-        return self.features.shape[0]
+        rows = self.features if self.features is not None else self.bits
+        assert rows is not None, "a request holds float rows or packed ones"
+        return rows.shape[0]
+
+    @property
+    def packed(self) -> bool:
+        return self.features is None
 
 
 Piece = tuple[Request, int, int]  # (request, start, stop): rows start:stop of one request

@@ -58,6 +58,13 @@ def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     return out
 
 
+def unpack_into(bits: np.ndarray, cont: np.ndarray, out: np.ndarray) -> None:
+    """:func:`unpack_rows` written into ``out`` (``float32[B, FEATURES]``, a server's staging
+    rows), with no float array of its own in between."""
+    out[:] = np.unpackbits(bits, axis=1, count=FEATURES)
+    out[:, CONT_INDEX] = cont
+
+
 def unpack_request(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     """The rows of an ``evaluate_packed`` request, after checking its shapes (ValueError)."""
     bits, cont = check_request(bits, cont)

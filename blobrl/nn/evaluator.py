@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from blobrl.game import FEATURES
+from blobrl.game.encoding import CONT_INDEX
 from blobrl.nn.base import BlobNet
 
 
@@ -59,6 +60,18 @@ class TorchEvaluator:
         self._version = version
         self._rollout = None
 
+    def evaluate_packed(self, bits: np.ndarray, cont: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The answer for rows packed as leaf batches travel (``uint8[B, ceil(FEATURES / 8)]``,
+        numpy's ``packbits`` order, and ``float32[B, CONT]``; :mod:`blobrl.data.wire`),
+        unpacked on the model's device: a sixteenth of the bytes of float rows crosses to a
+        GPU, and the host unpacks nothing. The same answer as for the unpacked float rows."""
+        with torch.inference_mode():
+            inputs = unpack_features(
+                torch.from_numpy(bits).to(self.device, non_blocking=True),
+                torch.from_numpy(cont).to(self.device, non_blocking=True),
+            )
+        return self._forward(inputs)
+
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if features.ndim != 2 or features.shape[1] != FEATURES:
             raise ValueError(f"features must be [B, {FEATURES}], got shape {features.shape}")
@@ -70,14 +83,40 @@ class TorchEvaluator:
                 inputs = torch.from_numpy(features)
         else:
             inputs = torch.from_numpy(features)
+        return self._forward(inputs.to(self.device, non_blocking=True))
+
+    def _forward(self, inputs: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         with (
             torch.inference_mode(),
             torch.autocast(
                 device_type=self.device.type, dtype=torch.bfloat16, enabled=self.autocast
             ),
         ):
-            logits, values = self.model(inputs.to(self.device, non_blocking=True))
+            logits, values = self.model(inputs)
         return (
             logits.float().cpu().numpy(),
             values.float().cpu().numpy(),
         )
+
+
+_SHIFTS = np.arange(7, -1, -1, dtype=np.uint8)  # feature 8 b + j is bit 7 - j of byte b
+_CONSTANTS: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def unpack_features(bits: torch.Tensor, cont: torch.Tensor) -> torch.Tensor:
+    """``float32[B, FEATURES]`` from packed rows already on a device (see
+    :meth:`TorchEvaluator.evaluate_packed`): every feature from its bit, then the continuous
+    ones from ``cont``; the same rows as :func:`blobrl.inference.codec.unpack_rows`."""
+    constants = _CONSTANTS.get(bits.device)
+    if constants is None:
+        constants = (
+            torch.from_numpy(_SHIFTS).to(bits.device),
+            torch.from_numpy(CONT_INDEX.astype(np.int64)).to(bits.device),
+        )
+        _CONSTANTS[bits.device] = constants
+    shifts, cont_index = constants
+    rows = bits.shape[0]
+    ones = (bits.unsqueeze(-1) >> shifts) & 1
+    features = ones.reshape(rows, -1)[:, :FEATURES].to(torch.float32)
+    features[:, cont_index] = cont
+    return features

@@ -14,7 +14,7 @@ from blobrl.actors.replay import ReplayService
 from blobrl.bench.gpu import ARCHS
 from blobrl.bench.gpu_check import no_cuda_reason
 from blobrl.game import encode, new_game
-from blobrl.inference import InferenceServer
+from blobrl.inference import InferenceServer, pack_rows
 from blobrl.learner import LearnerConfig
 from blobrl.mcts import SearchSettings, uniform_evaluator
 from blobrl.nn import NetworkConfig, TorchEvaluator, build_network, bytes_to_state_dict
@@ -75,6 +75,33 @@ def test_a_cuda_server_answers_each_caller_as_the_cpu_does(arch):
     stats = server.stats()
     assert stats.device.startswith("cuda") and stats.gpu_memory_bytes > 0
     assert stats.rows == sum(len(x) for x in requests) and stats.batches >= 4
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_packed_requests_unpacked_on_the_gpu_are_answered_as_the_cpu_does(arch):
+    """Leaf batches as channels send them stay packed to the GPU and are unpacked there; mixed
+    with a float request, the batch is unpacked on the host instead. Either way the answers are
+    the CPU's for the float rows."""
+    torch.manual_seed(4)
+    model = build_network(ARCHS[arch])
+    cpu = TorchEvaluator(model)
+    requests = [positions(n, seed=40 + n) for n in (3, 120, 300, 600)]
+    expected = [cpu(x) for x in requests]
+    gpu_model = build_network(ARCHS[arch])
+    gpu_model.load_state_dict(model.state_dict())
+
+    async def served(server: InferenceServer, float_rows: bool):
+        calls = [server.evaluate_packed(*pack_rows(x)) for x in requests]
+        if float_rows:
+            calls[1] = server.evaluate_versioned(requests[1])
+        try:
+            return [answer[:2] for answer in await asyncio.gather(*calls)]
+        finally:
+            await server.close()
+
+    for float_rows in (False, True):
+        server = InferenceServer(gpu_model, device="cuda", max_batch=512, max_wait_ms=20.0)
+        assert_close_to_cpu(asyncio.run(served(server, float_rows)), expected)
 
 
 def test_weights_a_cuda_learner_publishes_serve_from_a_cuda_server():

@@ -52,3 +52,29 @@ def test_a_request_of_the_wrong_shape_is_refused(bad):
     }[bad]
     with pytest.raises(ValueError, match="packed rows must be"):
         unpack_request(bits, cont)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_packed_rows_unpack_to_the_same_floats_on_the_host_and_with_torch(seed):
+    """The server's two ways of unpacking (into its staging rows on the host; on the model's
+    device, here the CPU) give the rows ``unpack_rows`` gives, bit for bit: random bits with
+    random continuous values, and real positions of every table size."""
+    import torch
+
+    from blobrl.inference.codec import unpack_into
+    from blobrl.nn.evaluator import unpack_features
+
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 300))
+    random_bits = rng.integers(0, 256, (rows, WIRE_BIT_BYTES), dtype=np.uint8)
+    random_bits[:, -1] &= np.uint8(0xFF << (8 * WIRE_BIT_BYTES - FEATURES) & 0xFF)  # padding 0
+    random_cont = rng.standard_normal((rows, CONT_INDEX.shape[0])).astype(np.float32)
+    for bits, cont in ((random_bits, random_cont), pack_rows(encoded_positions(rows, seed))):
+        expected = unpack_rows(bits, cont)
+        staged = np.full((rows + 3, FEATURES), np.nan, np.float32)
+        unpack_into(bits, cont, staged[1 : rows + 1])
+        np.testing.assert_array_equal(staged[1 : rows + 1], expected)
+        assert np.isnan(staged[0]).all() and np.isnan(staged[rows + 1 :]).all()
+        on_torch = unpack_features(torch.from_numpy(bits), torch.from_numpy(cont))
+        assert on_torch.dtype == torch.float32
+        np.testing.assert_array_equal(on_torch.numpy(), expected)

@@ -272,3 +272,49 @@ def test_packed_requests_are_answered_like_float_ones_and_bad_shapes_refused():
         await server.close()
 
     run(main())
+
+
+@pytest.mark.parametrize("unpack_on_device", [False, True])
+def test_packed_and_float_requests_in_one_batch_get_their_own_answers(unpack_on_device):
+    """Packed rows unpacked on the device (a batch of packed rows only) or into the staging
+    rows (mixed with float rows, or on the host) give the answers of their float rows."""
+    x = [encoded_positions(n, seed=20 + n) for n in (30, 1, 70, 12, 45)]
+    packed = [True, True, False, True, True]
+
+    async def main():
+        server = InferenceServer(
+            small_net(2), device="cpu", max_wait_ms=20.0, unpack_on_device=unpack_on_device
+        )
+        mixed = await asyncio.gather(
+            *(
+                server.evaluate_packed(*pack_rows(rows)) if p else server.evaluate_versioned(rows)
+                for rows, p in zip(x, packed, strict=True)
+            )
+        )
+        only_packed = await asyncio.gather(*(server.evaluate_packed(*pack_rows(r)) for r in x))
+        await server.close()
+        return mixed, only_packed, server.stats()
+
+    mixed, only_packed, stats = run(main())
+    direct = reference(2)
+    for rows, a, b in zip(x, mixed, only_packed, strict=True):
+        assert_rows_match(a[:2], direct(rows))
+        assert_rows_match(b[:2], direct(rows))
+    assert stats.batches < 2 * len(x)  # merged
+
+
+def test_a_packed_request_is_copied_so_its_slot_may_be_reused_while_it_waits():
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", max_wait_ms=50.0)
+        x = encoded_positions(40, seed=9)
+        bits, cont = pack_rows(x)
+        waiting = asyncio.ensure_future(server.evaluate_packed(bits, cont))
+        await asyncio.sleep(0)  # submitted, not yet evaluated
+        bits[:] = 0  # the caller gave up on it and wrote another request there
+        cont[:] = 0
+        logits, values, _ = await waiting
+        await server.close()
+        return x, (logits, values)
+
+    x, answer = run(main())
+    assert_rows_match(answer, reference(0)(x))
