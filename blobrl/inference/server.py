@@ -143,12 +143,13 @@ class InferenceServer(ServesChannels):
         self._always_stage = cuda
         # A batch of packed rows only (every channel's and client's) goes to the device packed,
         # to be unpacked there: on a GPU 1/16 of the bytes cross, and the host unpacks nothing
-        # (on an H200 with 16 busy cores, a server unpacking on the host spent about 18 ms a batch
-        # of 7,855 rows against a 2 ms forward pass). Mixed with float
-        # rows, they are unpacked into the staging rows. On the CPU, a request is unpacked as
-        # it arrives, on another core than the forward pass before it.
+        # (an H200's server unpacking on the host, 16 cores busy, took about 18 ms a batch of
+        # 7,855 rows beside a 2 ms forward pass). Mixed with float rows, they are unpacked into
+        # the staging rows. On the CPU, a request is unpacked as it arrives, on another core
+        # than the forward pass before it.
         self._packed_staging: tuple[np.ndarray, np.ndarray] | None = None
-        if cuda if unpack_on_device is None else unpack_on_device:
+        on_device = cuda if unpack_on_device is None else unpack_on_device
+        if on_device:
             bits = torch.zeros((max_batch, WIRE_BIT_BYTES), dtype=torch.uint8)
             cont = torch.zeros((max_batch, CONT_INDEX.shape[0]), dtype=torch.float32)
             if cuda:
