@@ -89,3 +89,17 @@ def test_make_gpu_check_with_a_given_python_makes_no_venv():
 def test_the_self_play_record_fills_every_self_play_key():
     fields = {f"selfplay_gpu_{field.name}" for field in dataclasses.fields(SelfPlayOnGpu)}
     assert fields == set(SELFPLAY_KEYS)
+
+
+def test_the_inference_sweep_runs_its_three_paths_on_the_cpu():
+    """The sweep's code (float rows, packed rows, bare forward) on the CPU with a small network:
+    every cell measured, as ``make gpu-check`` measures them on a GPU."""
+    from blobrl.bench.gpu import inference_sweep
+    from blobrl.nn import NetworkConfig
+
+    sweep = inference_sweep(
+        device="cpu", batch_sizes=[64, 128], seconds=0.05, archs={"mlp": NetworkConfig(hidden=32)}
+    )
+    for grid in (sweep.served, sweep.packed, sweep.forward):
+        assert set(grid) == {"mlp"} and set(grid["mlp"]) == {"64", "128"}
+        assert all(rate > 0 for rate in grid["mlp"].values())

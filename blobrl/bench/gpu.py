@@ -5,8 +5,9 @@ Each runs the project's own code on a CUDA device, untimed warm-up first:
 * :func:`inference_sweep`: the default ``mlp`` and ``transformer`` networks, bf16 autocast, at
   each batch size: through an in-process :class:`~blobrl.inference.InferenceServer`
   (``max_batch`` = the batch size, two callers each resending a batch of that many rows as
-  soon as it is answered: numpy in, numpy out, host-device copies included), and the bare
-  model in a loop on inputs already on the device (:func:`blobrl.nn.forward_evals_per_s`).
+  soon as it is answered: numpy in, numpy out, host-device copies included), once with float
+  rows and once bit-packed as clients send them (the server unpacks those on the GPU), and the
+  bare model in a loop on inputs already on the device (:func:`blobrl.nn.forward_evals_per_s`).
 * :func:`learner_rates`: :meth:`blobrl.learner.Learner.train_step` under AMP
   (``learner.amp: auto``) at the default batch size, on real self-play positions sampled from
   a :class:`~blobrl.replay.ReplayBuffer`, each batch copied from the host as in a run.
@@ -18,7 +19,6 @@ Each runs the project's own code on a CUDA device, untimed warm-up first:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -29,7 +29,6 @@ import numpy as np
 
 from blobrl.bench.gpu_busy import BusySampler, find_reader
 from blobrl.config import InferenceConfig, SelfPlayConfig
-from blobrl.game import FEATURES
 from blobrl.nn import NetworkConfig
 
 BATCH_SIZES = (256, 512, 1024, 2048, 4096, 8192)
@@ -48,7 +47,8 @@ class InferenceSweep:
     """Positions evaluated per second, by architecture and then batch size (a string, as JSON
     keys are)."""
 
-    served: dict[str, dict[str, float]]  # through the InferenceServer
+    served: dict[str, dict[str, float]]  # through the InferenceServer, float rows
+    packed: dict[str, dict[str, float]]  # through the InferenceServer, bit-packed rows
     forward: dict[str, dict[str, float]]  # the bare model, inputs on the device
 
 
@@ -78,36 +78,23 @@ class SelfPlayOnGpu:
 # -- inference -------------------------------------------------------------------------------
 
 
-def served_evals_per_s(model, *, rows: int, seconds: float, device: str) -> float:
+def served_evals_per_s(
+    model, *, rows: int, seconds: float, device: str, packed: bool = False
+) -> float:
     """Rows per second of an in-process InferenceServer over ``model`` answering batches of
     ``rows`` rows, one forward pass each (see the module doc), over at least ``seconds`` after
-    every caller's first answer."""
-    from blobrl.inference import InferenceServer
+    every caller's first answer; ``packed``: the rows sent bit-packed, as clients send them."""
+    from blobrl.bench.inference import server_evals_per_s
 
-    rng = np.random.default_rng(0)
-    inputs = [
-        (rng.random((rows, FEATURES)) < 0.05).astype(np.float32) for _ in range(SERVER_CALLERS)
-    ]
-
-    async def main() -> float:
-        server = InferenceServer(model, device=device, max_batch=rows)
-        try:
-            await asyncio.gather(*(server.evaluate(x) for x in inputs))  # warm up
-            done, start = 0, time.perf_counter()
-            stop = start + seconds
-
-            async def caller(x: np.ndarray) -> None:
-                nonlocal done
-                while time.perf_counter() < stop:
-                    await server.evaluate(x)
-                    done += rows
-
-            await asyncio.gather(*(caller(x) for x in inputs))
-            return done / (time.perf_counter() - start)
-        finally:
-            await server.close()
-
-    return asyncio.run(main())
+    return server_evals_per_s(
+        model,
+        seconds=seconds,
+        callers=SERVER_CALLERS,
+        rows=rows,
+        packed=packed,
+        device=device,
+        max_batch=rows,
+    )
 
 
 def inference_sweep(
@@ -123,11 +110,12 @@ def inference_sweep(
     from blobrl.nn import build_network, forward_evals_per_s
 
     served: dict[str, dict[str, float]] = {}
+    packed: dict[str, dict[str, float]] = {}
     forward: dict[str, dict[str, float]] = {}
     for name, config in archs.items():
         torch.manual_seed(0)
         model = build_network(config)
-        served[name], forward[name] = {}, {}
+        served[name], packed[name], forward[name] = {}, {}, {}
         for rows in batch_sizes:
             forward[name][str(rows)] = forward_evals_per_s(
                 model, batch_size=rows, seconds=seconds, device=device
@@ -135,9 +123,12 @@ def inference_sweep(
             served[name][str(rows)] = served_evals_per_s(
                 model, rows=rows, seconds=seconds, device=device
             )
+            packed[name][str(rows)] = served_evals_per_s(
+                model, rows=rows, seconds=seconds, device=device, packed=True
+            )
         del model
         _release(device)
-    return InferenceSweep(served=served, forward=forward)
+    return InferenceSweep(served=served, packed=packed, forward=forward)
 
 
 # -- learner ---------------------------------------------------------------------------------

@@ -28,7 +28,11 @@ from typing import Any
 
 from blobrl.bench import gpu
 
-INFERENCE_KEYS = ("gpu_inference_evals_per_s", "gpu_forward_evals_per_s")
+INFERENCE_KEYS = (
+    "gpu_inference_evals_per_s",
+    "gpu_inference_packed_evals_per_s",
+    "gpu_forward_evals_per_s",
+)
 LEARNER_KEYS = ("learner_samples_per_s", "learner_amp_dtype", "learner_batch_size")
 SELFPLAY_KEYS = (
     "selfplay_gpu_games_per_min",
@@ -172,7 +176,11 @@ def measure(part: Part, keys: Sequence[str], *, skip: str | None) -> tuple[dict[
 
 def _inference(args: argparse.Namespace) -> dict[str, Any]:
     sweep = gpu.inference_sweep(batch_sizes=args.batch_sizes, seconds=args.inference_seconds)
-    return {"gpu_inference_evals_per_s": sweep.served, "gpu_forward_evals_per_s": sweep.forward}
+    return {
+        "gpu_inference_evals_per_s": sweep.served,
+        "gpu_inference_packed_evals_per_s": sweep.packed,
+        "gpu_forward_evals_per_s": sweep.forward,
+    }
 
 
 def _learner(args: argparse.Namespace) -> dict[str, Any]:

@@ -68,16 +68,22 @@ async def _drive(
 
 
 def server_evals_per_s(
-    model, *, seconds: float, callers: int = CALLERS, packed: bool = False, **server_kwargs
+    model,
+    *,
+    seconds: float,
+    callers: int = CALLERS,
+    rows: int = LEAF_ROWS,
+    packed: bool = False,
+    **server_kwargs,
 ) -> float:
     """Throughput of an in-process server over ``model`` under ``callers`` concurrent callers
-    (``packed``: sending leaf batches packed, as clients do)."""
+    of ``rows`` rows each (``packed``: sending leaf batches packed, as clients do)."""
     from blobrl.inference import InferenceServer
 
     async def main() -> float:
         server = InferenceServer(model, **server_kwargs)
         try:
-            return await _drive(server, _leaf_batches(callers), seconds, packed=packed)
+            return await _drive(server, _leaf_batches(callers, rows), seconds, packed=packed)
         finally:
             await server.close()
 

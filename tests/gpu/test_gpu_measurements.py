@@ -18,9 +18,9 @@ pytestmark = [
 SMALL = {"mlp": NetworkConfig(hidden=64, blocks=1)}
 
 
-def test_the_inference_sweep_rates_every_batch_size_on_both_paths():
+def test_the_inference_sweep_rates_every_batch_size_on_every_path():
     sweep = inference_sweep(batch_sizes=[256, 1024], seconds=0.2, archs=SMALL)
-    for rates in (sweep.served, sweep.forward):
+    for rates in (sweep.served, sweep.packed, sweep.forward):
         assert set(rates) == {"mlp"} and set(rates["mlp"]) == {"256", "1024"}
         assert all(rate > 0 for rate in rates["mlp"].values())
 
