@@ -118,14 +118,22 @@ class System:
 
 
 def selfplay_actor_count(config: Config, resources: Resources) -> int:
-    """``selfplay.actors``, or with ``auto`` one per CPU of the cluster, less one CPU left to an
-    InferenceServer (its thread stages, copies and answers every actor's leaf batches: with every
-    core searching, it waits for a core and all the actors wait for it)."""
+    """``selfplay.actors``, or with ``auto`` one per CPU of the cluster, but for the CPU a GPU's
+    InferenceServer holds (:func:`server_cpus`)."""
     if config.selfplay.actors != "auto":
         return int(config.selfplay.actors)
-    server = inference_placement(config, resources) == "server"
-    cpus = resources.cpus - (1 if server else 0)
+    cpus = resources.cpus - server_cpus(config, resources)
     return max(1, math.floor(cpus / config.selfplay.cpus_per_actor))
+
+
+def server_cpus(config: Config, resources: Resources) -> int:
+    """CPUs the InferenceServer holds in Ray's accounting: one for a server on a GPU, whose
+    thread stages, copies and answers every actor's leaf batches (on an H200 with an actor on
+    every core it waited for a core, and every actor for it: no hand finished in 130 s), so that
+    neither the first actors nor those the Coordinator adds as CPUs free up take that core. None
+    on CPUs alone, or with a single CPU."""
+    gpu_server = inference_placement(config, resources) == "server" and resources.has_gpu
+    return 1 if gpu_server and resources.cpus >= 2 else 0
 
 
 def inference_placement(config: Config, resources: Resources) -> str:
@@ -172,8 +180,8 @@ def actor_options(kind: str, config: Config, resources: Resources) -> dict[str, 
             "scheduling_strategy": "SPREAD",
         }
     if kind == "inference":
-        return {"num_cpus": 0, "num_gpus": 0.5 if gpu else 0, "max_concurrency": 1000,
-                **restart, **home}  # fmt: skip
+        return {"num_cpus": server_cpus(config, resources), "num_gpus": 0.5 if gpu else 0,
+                "max_concurrency": 1000, **restart, **home}  # fmt: skip
     if kind == "replay":
         return {"num_cpus": 0, **restart, **_here()}
     if kind == "learner":

@@ -241,17 +241,19 @@ def selfplay_on_server(
     cores = os.cpu_count() or 1
     count = actors or max(1, cores - 1)
     inference = inference or InferenceConfig()
+    gpus = 1 if device.startswith("cuda") else 0
+    # The server's core, as a run holds one for a server on a GPU (actors.compose.server_cpus).
+    server_cpus = 1 if gpus and cores >= 2 else 0
     started = not ray.is_initialized()
     if started:
         ray.init(
-            num_cpus=max(cores, count),
+            num_cpus=max(cores, count + server_cpus),
             num_gpus=torch.cuda.device_count(),
             include_dashboard=False,
             log_to_driver=False,
         )
     try:
-        gpus = 1 if device.startswith("cuda") else 0
-        server = InferenceServerActor.options(num_cpus=0, num_gpus=gpus).remote(
+        server = InferenceServerActor.options(num_cpus=server_cpus, num_gpus=gpus).remote(
             network or NetworkConfig(),
             device=device,
             max_batch=inference.batch_rows(device),

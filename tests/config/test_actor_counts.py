@@ -1,10 +1,10 @@
-"""How many self-play actors a run starts on the CPUs it has."""
+"""How many self-play actors a run starts on the CPUs it has, and the CPU a GPU's server holds."""
 
 from __future__ import annotations
 
 import pytest
 
-from blobrl.actors.compose import Resources, inference_placement, selfplay_actor_count
+from blobrl.actors.compose import Resources, actor_options, selfplay_actor_count, server_cpus
 from blobrl.config import config_from_dict
 
 from .trial_configs import minimal
@@ -18,20 +18,25 @@ def config_with(**sections):
 
 
 @pytest.mark.parametrize(
-    ("placement", "resources", "expected"),
+    ("placement", "resources", "held", "actors"),
     [
-        ("auto", Resources(16, 1), 15),  # a GPU: a server, and its core
-        ("auto", Resources(16, 0), 16),  # no GPU: the network inside each actor
-        ("server", Resources(8, 0), 7),
-        ("local", Resources(8, 1), 8),
-        ("server", Resources(1, 1), 1),  # at least one actor
+        ("auto", Resources(16, 1), 1, 15),  # a GPU: a server on it, and its core
+        ("server", Resources(16, 1), 1, 15),
+        ("auto", Resources(16, 0), 0, 16),  # no GPU: the network inside each actor
+        ("server", Resources(8, 0), 0, 8),  # a server on CPUs holds none
+        ("local", Resources(8, 1), 0, 8),
+        ("server", Resources(1, 1), 0, 1),  # one CPU: it stays the actor's
     ],
 )
-def test_auto_actors_are_one_per_cpu_less_one_for_a_server(placement, resources, expected):
+def test_auto_actors_are_one_per_cpu_but_the_one_a_gpu_server_holds(
+    placement, resources, held, actors
+):
     config = config_with(inference={"placement": placement})
-    server = inference_placement(config, resources) == "server"
-    assert server == (placement == "server" or (placement == "auto" and resources.has_gpu))
-    assert selfplay_actor_count(config, resources) == expected
+    assert server_cpus(config, resources) == held
+    assert selfplay_actor_count(config, resources) == actors
+    if placement != "local" and (placement == "server" or resources.has_gpu):
+        # Ray's accounting holds that CPU, so the Coordinator's growth into free CPUs leaves it.
+        assert actor_options("inference", config, resources)["num_cpus"] == held
 
 
 def test_a_set_actor_count_and_cpus_per_actor_are_kept():
