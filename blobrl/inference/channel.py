@@ -56,7 +56,9 @@ from blobrl.inference.codec import CONT_INDEX, WIRE_BIT_BYTES, Answer, ModelNotL
 
 log = logging.getLogger(__name__)
 
-SLOTS = 16  # requests in flight per client (4 groups need 4 at 128 games a group)
+# Requests in flight per client: up to half lent to the groups' leaf rows (6 groups lend 6 at 128
+# games a group, 18 at 512), the rest for copied requests. Pages of unused slots are never touched.
+SLOTS = 40
 SLOT_ROWS = 1024  # rows a slot holds; a larger request goes several slots, or the fallback
 _CONT = int(CONT_INDEX.shape[0])
 _HEADER = 64  # int64 rows, status, version, then an error message up to _MESSAGE bytes
