@@ -107,8 +107,8 @@ def test_smoke_stopped_by_sigterm_then_killed_resumes_exactly_through_all_six_ac
     """One run, three launches (each a Ray of its own): SIGTERM mid self-play in iteration 1,
     a resume that is killed with SIGKILL mid self-play in iteration 2, and a resume that
     finishes; every game is logged once and in order across them."""
-    # Four groups (not the server default's six): an iteration's 200 games then finish over
-    # several seconds, in fewer waves of more games, so the kill below lands in the middle.
+    # Four groups, whatever the default: with six an iteration's 200 games finished before the
+    # kill below, which must land in the middle of one.
     config = smoke_config(tmp_path, **{"inference.placement": "server", "selfplay.game_groups": 4})
     run = tmp_path / "run"
     proc = launch(config, run, "--iterations", "2")
