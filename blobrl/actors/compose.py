@@ -133,7 +133,13 @@ def server_cpus(config: Config, resources: Resources) -> int:
     neither the first actors nor those the Coordinator adds as CPUs free up take that core. None
     on CPUs alone, or with a single CPU."""
     gpu_server = inference_placement(config, resources) == "server" and resources.has_gpu
-    return 1 if gpu_server and resources.cpus >= 2 else 0
+    return gpu_server_cpus(resources.cpus) if gpu_server else 0
+
+
+def gpu_server_cpus(cpus: float) -> int:
+    """CPUs a server on a GPU holds on a machine or cluster of ``cpus``: one, unless that is
+    the only one (:func:`server_cpus`)."""
+    return 1 if cpus >= 2 else 0
 
 
 def inference_placement(config: Config, resources: Resources) -> str:

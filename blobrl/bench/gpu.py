@@ -236,14 +236,14 @@ def selfplay_on_server(
     import ray
     import torch
 
+    from blobrl.actors.compose import gpu_server_cpus
     from blobrl.actors.inference import InferenceServerActor
 
     cores = os.cpu_count() or 1
+    gpus = 1 if device.startswith("cuda") else 0
+    server_cpus = gpu_server_cpus(cores) if gpus else 0  # the server's core, as a run holds it
     count = actors or max(1, cores - 1)
     inference = inference or InferenceConfig()
-    gpus = 1 if device.startswith("cuda") else 0
-    # The server's core, as a run holds one for a server on a GPU (actors.compose.server_cpus).
-    server_cpus = 1 if gpus and cores >= 2 else 0
     started = not ray.is_initialized()
     if started:
         ray.init(

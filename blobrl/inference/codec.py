@@ -53,8 +53,8 @@ def pack_rows(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def unpack_rows(bits: np.ndarray, cont: np.ndarray) -> np.ndarray:
     """Inverse of :func:`pack_rows`."""
-    out = np.unpackbits(bits, axis=1, count=FEATURES).astype(np.float32)
-    out[:, CONT_INDEX] = cont
+    out = np.empty((bits.shape[0], FEATURES), np.float32)
+    unpack_into(bits, cont, out)
     return out
 
 
