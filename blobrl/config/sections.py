@@ -198,9 +198,8 @@ class GameMixEntry(Section):
 # one group waits for its leaf batch, the others search (blobrl.selfplay.worker). Measured with
 # a 2 ms stand-in server (make bench, remote_stub_vs_local_stub). Against the in-process play, 6
 # groups of 128 games gave 0.056 +- 0.041 more than 4 (eight paired rounds, 2-core EPYC), whose
-# searching no longer covers the round trip (the core 75-91% busy); 4 stays until the suite's
-# tests that time faults against a run's progress allow for the faster play of 6.
-SERVER_GAME_GROUPS = 4
+# searching no longer covers the round trip (the core 75-91% busy).
+SERVER_GAME_GROUPS = 6
 # An InferenceServer's rows per forward pass when ``inference.max_batch`` is auto.
 GPU_MAX_BATCH = 8192
 CPU_MAX_BATCH = 1024
