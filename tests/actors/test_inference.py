@@ -137,8 +137,11 @@ def test_a_server_restarted_under_a_channel_is_heard_and_mapped_again(ray_sessio
     second or so (not its 30 s timeout, and with no request waiting), and its next request maps a
     channel with the restarted server, which answers through it."""
     ray = ray_session
+    # The weights go by a reference this test holds: a large argument Ray put in its object
+    # store itself may be gone when the restart needs it (ray-project/ray#53727).
+    weights = ray.put(weight_bytes(0))
     server = InferenceServerActor.options(max_restarts=1, max_task_retries=-1).remote(
-        SMALL, weights=weight_bytes(0), version=4, device="cpu", max_wait_ms=1.0, torch_threads=1
+        SMALL, weights=weights, version=4, device="cpu", max_wait_ms=1.0, torch_threads=1
     )
     evaluator = RemoteEvaluator(server)
     x = encoded_positions(50, seed=3)
