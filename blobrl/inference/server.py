@@ -247,13 +247,10 @@ class InferenceServer(ServesChannels):
         ``version``. Returns once the swap is done: batches before it used the old weights,
         batches after it the new ones."""
         state_dict = _state_dict(weights)
-        if self._loop_task is None or self._loop_task.done():
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(
-                self._executor, self._evaluator.set_weights, state_dict, version
-            )
-            self._loaded = True
-            return
+        # Always through the batching loop, which runs swaps and batches one at a time: a swap
+        # applied beside it could land between a batch reading its version and its forward
+        # pass, which then answered with the new weights under the old version.
+        self._ensure_loop()
         if self._swap is not None:  # a newer publication supersedes one not yet applied
             previous, self._swap = self._swap, None
             previous.future.set_result(None)

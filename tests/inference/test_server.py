@@ -318,3 +318,32 @@ def test_a_packed_request_is_copied_so_its_slot_may_be_reused_while_it_waits():
 
     x, answer = run(main())
     assert_rows_match(answer, reference(0)(x))
+
+
+def test_a_publication_while_the_first_requests_arrive_answers_each_under_its_own_version():
+    """A swap slow enough that requests arrive while it loads (the first publication, before
+    any batch has run): no answer carries one version's label and the other's numbers."""
+    weights = {v: state_dict_to_bytes(small_net(v).state_dict()) for v in (0, 1)}
+    evaluators = {0: reference(0), 1: reference(1)}
+
+    async def main():
+        server = InferenceServer(small_net(0), device="cpu", max_batch=64, max_wait_ms=0.0)
+        evaluator = server._evaluator
+        load = evaluator.set_weights
+
+        def slow_load(state_dict, version):
+            time.sleep(0.2)
+            load(state_dict, version)
+
+        evaluator.set_weights = slow_load
+        xs = [features(20, seed=i) for i in range(6)]
+        publication = asyncio.ensure_future(server.set_weights(weights[1], 1))
+        await asyncio.sleep(0.01)  # the load is under way
+        answers = await asyncio.gather(*(server.evaluate_versioned(x) for x in xs))
+        await publication
+        await server.close()
+        return xs, answers
+
+    xs, answers = run(main())
+    for x, (logits, values, version) in zip(xs, answers, strict=True):
+        assert_rows_match((logits, values), evaluators[version](x))
