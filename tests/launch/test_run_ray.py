@@ -107,9 +107,14 @@ def test_smoke_stopped_by_sigterm_then_killed_resumes_exactly_through_all_six_ac
     """One run, three launches (each a Ray of its own): SIGTERM mid self-play in iteration 1,
     a resume that is killed with SIGKILL mid self-play in iteration 2, and a resume that
     finishes; every game is logged once and in order across them."""
-    # Four groups, whatever the default: with six an iteration's 200 games finished before the
-    # kill below, which must land in the middle of one.
-    config = smoke_config(tmp_path, **{"inference.placement": "server", "selfplay.game_groups": 4})
+    # Few games in flight (2 actors x 2 groups x 8), whatever the defaults: the games in flight
+    # move in lock-step and finish in waves, and with the whole iteration in flight at once its
+    # 200 games finished in one wave, before the kills below, which must land in the middle.
+    config = smoke_config(
+        tmp_path,
+        **{"inference.placement": "server", "selfplay.game_groups": 2,
+           "selfplay.games_in_flight": 8},
+    )  # fmt: skip
     run = tmp_path / "run"
     proc = launch(config, run, "--iterations", "2")
     wait_for_games(run, 40, proc)
