@@ -289,16 +289,17 @@ def test_a_channel_another_machine_cannot_see_is_refused_and_stale_files_removed
 
 def test_a_closed_or_dropped_link_frees_its_channel_and_reader(served, tmp_path):
     server = served()
-    before = {t.name for t in threading.enumerate()}
+    # Threads by identity, not name: a reader of an earlier test's link may still be ending.
+    before = set(threading.enumerate())
     link = ChannelLink(FakeLink(), server.attach, directory=tmp_path)
     assert_answers(InferenceClient(link), features(2, seed=0))
-    assert "inference-channel" in {t.name for t in threading.enumerate()} - before
+    readers = [t for t in set(threading.enumerate()) - before if t.name == "inference-channel"]
+    assert len(readers) == 1  # this link's reader
     link.close()
     assert not any(tmp_path.iterdir())
 
     def settled() -> bool:
-        readers = [t for t in threading.enumerate() if t.name == "inference-channel"]
-        return server.attached() == 0 and not readers
+        return server.attached() == 0 and not readers[0].is_alive()
 
     deadline = time.monotonic() + 5
     while not settled() and time.monotonic() < deadline:
