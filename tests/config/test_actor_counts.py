@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from blobrl.actors.compose import Resources, actor_options, selfplay_actor_count, server_cpus
+from blobrl.actors.compose import (
+    Resources,
+    actor_options,
+    inference_placement,
+    selfplay_actor_count,
+    server_cpus,
+)
 from blobrl.config import config_from_dict
 
 from .trial_configs import minimal
@@ -34,7 +40,7 @@ def test_auto_actors_are_one_per_cpu_but_the_one_a_gpu_server_holds(
     config = config_with(inference={"placement": placement})
     assert server_cpus(config, resources) == held
     assert selfplay_actor_count(config, resources) == actors
-    if placement != "local" and (placement == "server" or resources.has_gpu):
+    if inference_placement(config, resources) == "server":
         # Ray's accounting holds that CPU, so the Coordinator's growth into free CPUs leaves it.
         assert actor_options("inference", config, resources)["num_cpus"] == held
 
